@@ -1,0 +1,4 @@
+"""keras_loretrack: LoReTrack low-resolution transformer tracking in Keras 3."""
+
+from keras_loretrack.models import LoReTrack, LoReTrackBackbone
+from keras_loretrack.version import __version__

@@ -1,0 +1,1 @@
+"""Crops, training data pipelines and the procedural video dataset."""

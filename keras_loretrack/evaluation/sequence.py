@@ -1,0 +1,140 @@
+"""`Sequence`: one video with ground truth, the unit every dataset yields."""
+
+import dataclasses
+import os
+from collections.abc import Callable, Iterator
+
+import cv2
+import numpy as np
+
+
+def read_rgb(path):
+    """Reads an image file as an RGB uint8 array, naming the file if it fails."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Frame file not found: {path}")
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"Could not decode image file {path}")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+@dataclasses.dataclass(frozen=True)
+class Sequence:
+    """A tracking sequence whose frames are read lazily.
+
+    Args:
+        name: str. The sequence name (result files are named after it).
+        frames: list of paths, or a callable `index -> RGB uint8 array` paired
+            with `num_frames`.
+        ground_truth: float array (N, 4). Boxes x, y, w, h in pixels (0-based
+            top-left corner); rows of NaN where the annotation is absent. Test
+            splits that only annotate the first frame have N == 1.
+        visible: bool array (N,) or None. False where the target is absent,
+            occluded or out of view by the dataset's own labels.
+        dataset: str. The dataset the sequence belongs to.
+        num_frames: int or None. Needed only when `frames` is a callable.
+        attributes: dict. Extra per-sequence information (category, labels).
+
+    Example:
+    ```python
+    seq = Sequence.from_otb_folder("../shared/data/sequences/Crossing")
+    first = seq.frame(0)          # (240, 360, 3) uint8
+    x, y, w, h = seq.ground_truth[0]
+    ```
+    """
+
+    name: str
+    frames: list | Callable
+    ground_truth: np.ndarray
+    visible: np.ndarray | None = None
+    dataset: str = "custom"
+    num_frames: int | None = None
+    attributes: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        gt = np.asarray(self.ground_truth, dtype=np.float64)
+        if gt.ndim != 2 or gt.shape[1] != 4:
+            raise ValueError(
+                f"Sequence {self.name!r}: ground_truth must have shape (N, 4), "
+                f"got {gt.shape}"
+            )
+        object.__setattr__(self, "ground_truth", gt)
+        if callable(self.frames):
+            if self.num_frames is None:
+                raise ValueError(
+                    f"Sequence {self.name!r}: num_frames is required when frames "
+                    "is a callable"
+                )
+        else:
+            object.__setattr__(self, "frames", [os.fspath(f) for f in self.frames])
+            object.__setattr__(self, "num_frames", len(self.frames))
+        if len(gt) not in (1, self.num_frames):
+            raise ValueError(
+                f"Sequence {self.name!r}: {self.num_frames} frames but "
+                f"{len(gt)} ground-truth rows"
+            )
+        if self.visible is not None:
+            visible = np.asarray(self.visible, dtype=bool)
+            if visible.shape != (len(gt),):
+                raise ValueError(
+                    f"Sequence {self.name!r}: visible must have shape "
+                    f"({len(gt)},), got {visible.shape}"
+                )
+            object.__setattr__(self, "visible", visible)
+
+    def __len__(self):
+        return self.num_frames
+
+    def frame(self, index):
+        """Returns frame `index` as an RGB uint8 array (H, W, 3)."""
+        if not 0 <= index < self.num_frames:
+            raise IndexError(
+                f"Sequence {self.name!r} has {self.num_frames} frames, "
+                f"got index {index}"
+            )
+        if callable(self.frames):
+            return self.frames(index)
+        return read_rgb(self.frames[index])
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for index in range(self.num_frames):
+            yield self.frame(index)
+
+    @property
+    def init_box(self):
+        """The first frame's ground-truth box (x, y, w, h)."""
+        return self.ground_truth[0].copy()
+
+    def valid_mask(self):
+        """Frames that count in the metrics: gt w > 0, h > 0 and target visible."""
+        gt = self.ground_truth
+        with np.errstate(invalid="ignore"):
+            valid = (gt[:, 2] > 0) & (gt[:, 3] > 0)
+        if self.visible is not None:
+            valid &= self.visible
+        return valid
+
+    @classmethod
+    def from_otb_folder(cls, folder, name=None, dataset="otb"):
+        """Reads an OTB-layout folder: `img/*.jpg` and `groundtruth_rect.txt`."""
+        from keras_loretrack.evaluation.annotations import read_boxes
+
+        folder = os.fspath(folder)
+        image_dir = os.path.join(folder, "img")
+        if not os.path.isdir(image_dir):
+            raise FileNotFoundError(f"No img/ folder in sequence folder {folder}")
+        frames = sorted(
+            os.path.join(image_dir, f)
+            for f in os.listdir(image_dir)
+            if f.lower().endswith((".jpg", ".jpeg", ".png", ".bmp"))
+        )
+        if not frames:
+            raise FileNotFoundError(f"No image files in {image_dir}")
+        ground_truth = read_boxes(os.path.join(folder, "groundtruth_rect.txt"))
+        return cls(
+            name=name or os.path.basename(os.path.normpath(folder)),
+            frames=frames,
+            ground_truth=ground_truth,
+            dataset=dataset,
+        )

@@ -1,0 +1,127 @@
+"""OSTrack's center head: score, offset and size maps from search features."""
+
+import keras
+from keras import ops
+
+BRANCHES = ("ctr", "offset", "size")
+BRANCH_OUTPUTS = {"ctr": 1, "offset": 2, "size": 2}
+SIGMOID_CLIP = 1e-4
+
+
+def clipped_sigmoid(x):
+    return ops.clip(ops.sigmoid(x), SIGMOID_CLIP, 1.0 - SIGMOID_CLIP)
+
+
+def decode_boxes(score_map, size_map, offset_map):
+    """Boxes (B, 4) normalised (cx, cy, w, h) at the argmax of `score_map`.
+
+    With fs the map side and the argmax at (iy, ix):
+    ((ix + off_x) / fs, (iy + off_y) / fs, w, h).
+    """
+    feature_size = score_map.shape[1]
+    flat_scores = ops.reshape(score_map, (-1, feature_size * feature_size))
+    index = ops.argmax(flat_scores, axis=-1)[:, None, None]
+    size = ops.take_along_axis(
+        ops.reshape(size_map, (-1, feature_size * feature_size, 2)), index, axis=1
+    )[:, 0]
+    offset = ops.take_along_axis(
+        ops.reshape(offset_map, (-1, feature_size * feature_size, 2)), index, axis=1
+    )[:, 0]
+    index = ops.cast(index[:, 0, 0], offset.dtype)
+    iy = ops.floor(index / feature_size)
+    ix = index - iy * feature_size
+    return ops.stack(
+        [
+            (ix + offset[:, 0]) / feature_size,
+            (iy + offset[:, 1]) / feature_size,
+            size[:, 0],
+            size[:, 1],
+        ],
+        axis=-1,
+    )
+
+
+@keras.saving.register_keras_serializable(package="keras_loretrack")
+class CenterHead(keras.layers.Layer):
+    """Three conv branches over the (B, fs, fs, C) search feature map.
+
+    Each branch is 4 × [Conv 3x3 → BatchNorm → ReLU] with `channels`, then a
+    1x1 conv to 1 (ctr), 2 (offset x, y) or 2 (size w, h) channels. Score and
+    size pass through a sigmoid clipped to [1e-4, 1 - 1e-4]; offset stays raw.
+
+    Args:
+        channels: tuple of int. Widths of the four conv stages.
+        batch_norm_epsilon: float. BatchNorm epsilon.
+
+    Call returns a dict: `score_map` (B, fs, fs, 1), `size_map` (B, fs, fs, 2),
+    `offset_map` (B, fs, fs, 2) and `boxes` (B, 4) decoded at the score argmax.
+    """
+
+    def __init__(self, channels=(256, 128, 64, 32), batch_norm_epsilon=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = tuple(channels)
+        self.batch_norm_epsilon = batch_norm_epsilon
+
+    def build(self, input_shape):
+        for branch in BRANCHES:
+            convs, norms = [], []
+            shape = tuple(input_shape)
+            for stage, width in enumerate(self.channels, start=1):
+                conv = keras.layers.Conv2D(
+                    width,
+                    3,
+                    padding="same",
+                    dtype=self.dtype_policy,
+                    name=f"{branch}_conv{stage}",
+                )
+                conv.build(shape)
+                shape = shape[:-1] + (width,)
+                # PyTorch's BatchNorm momentum 0.1 is Keras' 0.9.
+                norm = keras.layers.BatchNormalization(
+                    epsilon=self.batch_norm_epsilon,
+                    momentum=0.9,
+                    dtype=self.dtype_policy,
+                    name=f"{branch}_norm{stage}",
+                )
+                norm.build(shape)
+                convs.append(conv)
+                norms.append(norm)
+            output = keras.layers.Conv2D(
+                BRANCH_OUTPUTS[branch],
+                1,
+                dtype=self.dtype_policy,
+                name=f"{branch}_output",
+            )
+            output.build(shape)
+            setattr(self, f"{branch}_convs", convs)
+            setattr(self, f"{branch}_norms", norms)
+            setattr(self, f"{branch}_output", output)
+
+    def _branch(self, branch, features, training):
+        x = features
+        for conv, norm in zip(
+            getattr(self, f"{branch}_convs"), getattr(self, f"{branch}_norms")
+        ):
+            x = ops.relu(norm(conv(x), training=training))
+        return getattr(self, f"{branch}_output")(x)
+
+    def call(self, features, training=None):
+        score_map = clipped_sigmoid(self._branch("ctr", features, training))
+        offset_map = self._branch("offset", features, training)
+        size_map = clipped_sigmoid(self._branch("size", features, training))
+        return {
+            "score_map": score_map,
+            "size_map": size_map,
+            "offset_map": offset_map,
+            "boxes": decode_boxes(score_map, size_map, offset_map),
+        }
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "channels": list(self.channels),
+                "batch_norm_epsilon": self.batch_norm_epsilon,
+            }
+        )
+        return config

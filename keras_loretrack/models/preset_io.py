@@ -1,0 +1,260 @@
+"""Preset directories: writing them, and building models from names or folders.
+
+A preset directory holds `config.json` (the registered class name and its
+config), `model.weights.h5` and `metadata.json` (Keras and package versions,
+parameter count, date).
+"""
+
+import copy
+import datetime
+import inspect
+import json
+import os
+import re
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+
+from keras_loretrack.models.loretrack_presets import PRESETS
+from keras_loretrack.models.position_regrid import regrid_position_table
+from keras_loretrack.version import __version__
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.weights.h5"
+METADATA_FILE = "metadata.json"
+PACKAGED_PRESETS_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(__file__)), "presets"
+)
+# Weights never change across these arguments, so they never block a direct load.
+WEIGHTLESS_BACKBONE_ARGS = (
+    "name",
+    "trainable",
+    "drop_path_rate",
+    "qkv_blocks",
+    "attention_blocks",
+    "candidate_elimination_blocks",
+    "candidate_keep_ratio",
+)
+
+
+def builtin_presets():
+    """Built-in preset names and their descriptions."""
+    return {name: spec["description"] for name, spec in PRESETS.items()}
+
+
+def user_presets_dir():
+    """Where converted built-in presets are looked for: $LORETRACK_HOME/presets."""
+    home = os.environ.get(
+        "LORETRACK_HOME", os.path.join(os.path.expanduser("~"), ".keras_loretrack")
+    )
+    return os.path.join(home, "presets")
+
+
+def _builtin_task_config(name):
+    spec = PRESETS[name]
+    return {
+        "name": "lo_re_track",
+        "backbone": {
+            "class_name": "LoReTrackBackbone",
+            "module": None,
+            "registered_name": "keras_loretrack>LoReTrackBackbone",
+            "config": {
+                "name": "lo_re_track_backbone",
+                **copy.deepcopy(spec["backbone"]),
+            },
+        },
+        **copy.deepcopy(spec["task"]),
+    }
+
+
+def _builtin_weights_dir(name):
+    for root in (PACKAGED_PRESETS_DIR, user_presets_dir()):
+        directory = os.path.join(root, name)
+        if os.path.isfile(os.path.join(directory, WEIGHTS_FILE)):
+            return directory
+    return None
+
+
+def _read_preset_dir(directory):
+    config_path = os.path.join(directory, CONFIG_FILE)
+    if not os.path.isfile(config_path):
+        raise FileNotFoundError(
+            f"{directory} is not a preset directory: {CONFIG_FILE} is missing"
+        )
+    with open(config_path, encoding="utf-8") as f:
+        saved = json.load(f)
+    if "config" not in saved or "backbone" not in saved["config"]:
+        raise ValueError(f"{config_path} does not hold a LoReTrack config")
+    return saved["config"]
+
+
+def _apply_overrides(cls, task_config, overrides):
+    config = copy.deepcopy(task_config)
+    backbone_args = set(inspect.signature(cls.backbone_cls.__init__).parameters)
+    task_args = set(inspect.signature(cls.__init__).parameters)
+    for key, value in overrides.items():
+        if key in backbone_args - {"self", "kwargs"}:
+            config["backbone"]["config"][key] = value
+        elif key in task_args - {"self", "kwargs", "backbone"}:
+            config[key] = value
+        else:
+            raise ValueError(
+                f"Unknown preset override {key!r}; expected an argument of "
+                f"{cls.backbone_cls.__name__} or {cls.__name__}"
+            )
+    return config
+
+
+def _weight_layout(task_config):
+    backbone = {
+        k: v
+        for k, v in task_config["backbone"]["config"].items()
+        if k not in WEIGHTLESS_BACKBONE_ARGS
+    }
+    return backbone, list(task_config.get("head_channels", []))
+
+
+def load_preset(cls, preset, load_weights, overrides):
+    """Builds `cls` from a preset name or directory, see `LoReTrack.from_preset`."""
+    preset = os.fspath(preset)
+    weights_dir = None
+    if os.path.isdir(preset):
+        saved_config = _read_preset_dir(preset)
+        weights_dir = preset
+    elif preset in PRESETS:
+        saved_config = _builtin_task_config(preset)
+        weights_dir = _builtin_weights_dir(preset)
+    else:
+        raise ValueError(
+            f"Unknown preset {preset!r}: not a directory and not one of "
+            f"{sorted(PRESETS)}"
+        )
+    config = _apply_overrides(cls, saved_config, overrides)
+    model = cls.from_config(config)
+    if not load_weights:
+        return model
+    if weights_dir is None or not os.path.isfile(
+        os.path.join(weights_dir, WEIGHTS_FILE)
+    ):
+        if preset in PRESETS:
+            raise ValueError(
+                f"Preset {preset!r} has no weights in this installation: built-in "
+                "ViT-B presets ship without weights. Convert an official checkpoint "
+                f"with `loretrack convert CHECKPOINT --preset {preset} --output DIR` "
+                f"and load DIR, or place the converted preset in "
+                f"{os.path.join(user_presets_dir(), preset)}; pass load_weights=False "
+                "for a randomly initialised model."
+            )
+        raise FileNotFoundError(
+            f"Preset directory {preset} has no {WEIGHTS_FILE}; pass "
+            "load_weights=False to build the model without weights"
+        )
+    weights_path = os.path.join(weights_dir, WEIGHTS_FILE)
+    if _weight_layout(config) == _weight_layout(saved_config):
+        _load_weights_file(model, weights_path)
+    else:
+        source = cls.from_config(_apply_overrides(cls, saved_config, {}))
+        _load_weights_file(source, weights_path)
+        transfer_weights(source, model)
+    return model
+
+
+_KERAS_SHAPE_ERROR = re.compile(
+    r"variable\.shape=(?P<model>\([^)]*\)), Received: value\.shape=(?P<saved>\([^)]*\))"
+    r"\. Target variable: <Variable path=(?P<path>[^,]+),"
+)
+
+
+def _load_weights_file(model, path):
+    try:
+        model.load_weights(path)
+    except (ValueError, KeyError) as error:
+        match = _KERAS_SHAPE_ERROR.search(str(error))
+        if match:
+            raise ValueError(
+                f"Weights file {path} does not fit the model: weight "
+                f"{match['path']!r} has saved shape {match['saved']}, model shape "
+                f"{match['model']}"
+            ) from None
+        raise ValueError(
+            f"Weights file {path} does not fit the model: {error}"
+        ) from None
+
+
+def _relative_path(variable, model):
+    path = variable.path
+    prefix = f"{model.name}/"
+    return path[len(prefix) :] if path.startswith(prefix) else path
+
+
+def transfer_weights(source, target):
+    """Copies every weight of `source` into `target`, re-gridding position tables.
+
+    Both must have the same architecture; only the two position tables may differ
+    in size (their grids are resampled with PyTorch-compatible bicubic).
+
+    Raises:
+        ValueError: naming the first weight whose shape does not fit, with both
+            shapes.
+    """
+    source_weights = {_relative_path(w, source): w for w in source.weights}
+    target_weights = {_relative_path(w, target): w for w in target.weights}
+    missing = sorted(set(target_weights) - set(source_weights))
+    unexpected = sorted(set(source_weights) - set(target_weights))
+    if missing or unexpected:
+        raise ValueError(
+            f"Models differ in their weights: missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]}"
+        )
+    for path, variable in target_weights.items():
+        value = keras.ops.convert_to_numpy(source_weights[path].value)
+        if value.shape != tuple(variable.shape):
+            if path.endswith("position_embedding/embeddings"):
+                value = regrid_position_table(
+                    value,
+                    int(round(np.sqrt(value.shape[0]))),
+                    int(round(np.sqrt(variable.shape[0]))),
+                )
+            else:
+                raise ValueError(
+                    f"Weight {path!r} does not fit: saved shape {value.shape}, "
+                    f"model shape {tuple(variable.shape)}"
+                )
+        variable.assign(value)
+
+
+def save_preset(model, preset_dir):
+    """Writes a preset directory atomically (a temporary folder renamed into place)."""
+    preset_dir = os.fspath(preset_dir)
+    parent = os.path.dirname(os.path.abspath(preset_dir))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".preset-", dir=parent)
+    try:
+        config = {
+            "module": type(model).__module__,
+            "class_name": type(model).__name__,
+            "registered_name": keras.saving.get_registered_name(type(model)),
+            "config": model.get_config(),
+        }
+        with open(os.path.join(staging, CONFIG_FILE), "w", encoding="utf-8") as f:
+            json.dump(config, f, indent=2)
+        model.save_weights(os.path.join(staging, WEIGHTS_FILE))
+        metadata = {
+            "keras_version": keras.__version__,
+            "keras_loretrack_version": __version__,
+            "parameter_count": int(model.count_params()),
+            "trainable_parameter_count": int(
+                sum(np.prod(w.shape) for w in model.trainable_weights)
+            ),
+            "date_saved": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        }
+        with open(os.path.join(staging, METADATA_FILE), "w", encoding="utf-8") as f:
+            json.dump(metadata, f, indent=2)
+        if os.path.isdir(preset_dir):
+            shutil.rmtree(preset_dir)
+        os.replace(staging, preset_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
