@@ -39,6 +39,8 @@ setup(
             "ai-edge-litert>=2.0,<3",
         ],
         "plots": ["matplotlib>=3.8,<4"],
+        # The PyTorch reference of the parity tests and benchmarks (CPU build).
+        "torch": ["torch==2.13.0"],
         "procedural": ["scikit-image>=0.22,<1"],
         "test": [
             "pytest>=8",

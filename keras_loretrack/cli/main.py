@@ -6,7 +6,7 @@ import sys
 
 # Each module defines `add_parser(subparsers)`, which registers its sub-command
 # and sets `func` to a `run(args) -> int`.
-COMMANDS = ()
+COMMANDS = ("convert", "track", "evaluate", "analyze")
 
 
 def build_parser():

@@ -9,9 +9,9 @@ from keras import ops
 def template_center_index(template_grid):
     """Flat index of the template token OSTrack ranks search tokens with.
 
-    27 on an 8x8 template grid, 65 on 12x12.
+    27 on an 8x8 template grid, 65 on 12x12, 24 on 7x7.
     """
-    center = template_grid // 2 - 1
+    center = template_grid // 2 - 1 if template_grid % 2 == 0 else template_grid // 2
     return center * template_grid + center
 
 

@@ -1,0 +1,177 @@
+"""`loretrack track`: track one object through a video, an image folder or a camera."""
+
+import collections
+import sys
+import time
+
+FPS_WINDOW = 30
+
+DESCRIPTION = """\
+Track one object, given by its box in the first frame, through a video file, a folder
+of frames (natural order) or a camera. Shows a progress bar with the live tracking
+speed, and optionally writes an annotated video (box and score) and a boxes file (one
+`x,y,w,h` line per frame, the first being the initial box). Stop a camera with Ctrl-C:
+the outputs then hold the frames tracked so far.
+"""
+
+
+def parse_box(text):
+    """Parses `x,y,w,h` into four floats."""
+    parts = text.replace(" ", "").split(",")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) != 4:
+        raise ValueError(f"--init must be four numbers x,y,w,h, got {text!r}")
+    return values
+
+
+def add_parser(subparsers):
+    """Registers the `track` sub-command."""
+    parser = subparsers.add_parser(
+        "track",
+        help="track one object through a video, a frame folder or a camera",
+        description=DESCRIPTION,
+    )
+    model = parser.add_mutually_exclusive_group(required=True)
+    model.add_argument(
+        "--preset", help="built-in preset name (e.g. res128) or preset directory"
+    )
+    model.add_argument(
+        "--model", help="exported model file (.tflite, .onnx) run by its engine"
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--video", help="video file")
+    source.add_argument("--frames", help="folder of image files")
+    source.add_argument("--camera", type=int, help="camera index")
+    parser.add_argument(
+        "--init", required=True, help="initial box x,y,w,h in pixels (first frame)"
+    )
+    parser.add_argument("--output-video", help="annotated mp4 video to write")
+    parser.add_argument("--output-boxes", help="boxes file to write (x,y,w,h lines)")
+    parser.add_argument(
+        "--max-frames", type=int, help="stop after this many frames (first included)"
+    )
+    parser.add_argument(
+        "--no-weights",
+        dest="load_weights",
+        action="store_false",
+        help="build the preset with random weights (smoke tests)",
+    )
+    parser.add_argument(
+        "--jit-compile", action="store_true", help="compile the Keras model with XLA"
+    )
+    parser.add_argument(
+        "--fps", type=float, help="frame rate of the output video (default: source's)"
+    )
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _build_tracker(args):
+    from keras_loretrack.tracking import Tracker
+
+    if args.model is not None:
+        return Tracker.from_file(args.model)
+    return Tracker.from_preset(
+        args.preset, load_weights=args.load_weights, jit_compile=args.jit_compile
+    )
+
+
+def track_frames(tracker, frames, init_box, total=None, max_frames=None, writer=None):
+    """Tracks through an iterable of frames with a progress bar.
+
+    Args:
+        tracker: `Tracker`.
+        frames: iterable of RGB uint8 frames; the first one initialises.
+        init_box: 4 numbers x, y, w, h on the first frame.
+        total: int or None. Number of frames, for the progress bar.
+        max_frames: int or None. Stop after this many frames.
+        writer: `AnnotatedVideoWriter` or None.
+
+    Returns:
+        (boxes, seconds): list of float64 (4,) boxes, one per frame read, and
+        the time spent in `initialize` / `track`. The bar shows the speed over
+        the last `FPS_WINDOW` frames. Ctrl-C ends it early.
+    """
+    from tqdm import tqdm
+
+    if max_frames is not None:
+        total = max_frames if total is None else min(total, max_frames)
+    boxes = []
+    seconds = 0.0
+    recent = collections.deque(maxlen=FPS_WINDOW)
+    with tqdm(total=total, unit="frame", desc="tracking", dynamic_ncols=True) as bar:
+        try:
+            for index, frame in enumerate(frames):
+                if max_frames is not None and index >= max_frames:
+                    break
+                start = time.perf_counter()
+                if index == 0:
+                    out = tracker.initialize(frame, init_box)
+                    score = None
+                else:
+                    out = tracker.track(frame)
+                    score = out["score"]
+                elapsed = time.perf_counter() - start
+                seconds += elapsed
+                recent.append(elapsed)
+                boxes.append(out["box"])
+                if writer is not None:
+                    writer.write(frame, out["box"], score)
+                bar.update(1)
+                bar.set_postfix(fps=f"{len(recent) / sum(recent):.1f}", refresh=False)
+        except KeyboardInterrupt:
+            bar.write("interrupted: keeping the frames tracked so far")
+    return boxes, seconds
+
+
+def run(args):
+    """Runs the tracker; returns the process exit status."""
+    from keras_loretrack.evaluation.annotations import write_boxes
+    from keras_loretrack.tracking.video import AnnotatedVideoWriter, open_frames
+
+    try:
+        init_box = parse_box(args.init)
+        if args.max_frames is not None and args.max_frames < 1:
+            raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
+        source = open_frames(video=args.video, frames=args.frames, camera=args.camera)
+    except (FileNotFoundError, OSError, ValueError) as error:
+        print(f"loretrack track: {error}", file=sys.stderr)
+        return 2
+    with source:
+        writer = None
+        try:
+            tracker = _build_tracker(args)
+            if args.output_video:
+                fps = (source.fps or 30.0) if args.fps is None else args.fps
+                writer = AnnotatedVideoWriter(args.output_video, fps=fps)
+        except (FileNotFoundError, OSError, ValueError, TypeError) as error:
+            print(f"loretrack track: {error}", file=sys.stderr)
+            return 2
+        try:
+            boxes, seconds = track_frames(
+                tracker,
+                source,
+                init_box,
+                total=source.num_frames,
+                max_frames=args.max_frames,
+                writer=writer,
+            )
+        except (OSError, ValueError, TypeError, FloatingPointError) as error:
+            if writer is not None:
+                writer.discard()
+            print(f"loretrack track: {error}", file=sys.stderr)
+            return 1
+    if not boxes:
+        print("loretrack track: the source gave no frames", file=sys.stderr)
+        return 1
+    if writer is not None:
+        writer.close()
+        print(f"annotated video: {args.output_video}")
+    if args.output_boxes:
+        write_boxes(args.output_boxes, boxes)
+        print(f"boxes: {args.output_boxes}")
+    print(f"tracked {len(boxes)} frames at {len(boxes) / seconds:.1f} fps")
+    return 0

@@ -1,0 +1,221 @@
+"""Engines: the network call behind the tracker, one class per runtime.
+
+An engine takes one normalised template and one normalised search crop (batch
+1, see `keras_loretrack.data.crops.normalize`) and returns numpy
+`score_map` (1, fs, fs, 1), `size_map` (1, fs, fs, 2) and `offset_map`
+(1, fs, fs, 2). It also carries what the tracker needs to make those crops:
+`search_size`, `template_size`, `search_factor`, `template_factor` and
+`feature_size`. The Keras engine lives here; engines for exported files
+(LiteRT `.tflite`, ONNX Runtime `.onnx`) register a loader per file extension
+with `register_file_engine`, and `engine_from_file` dispatches on it.
+"""
+
+import abc
+import os
+
+import keras
+import numpy as np
+
+MAP_NAMES = ("score_map", "size_map", "offset_map")
+
+_FILE_ENGINES = {}
+
+
+class Engine(abc.ABC):
+    """What the tracker calls: crops in, head maps out.
+
+    Subclasses set the attributes below in their constructor and implement
+    `__call__`.
+
+    Attributes:
+        name: str. A short label for logs and result folders.
+        search_size: int. Search crop side in model pixels.
+        template_size: int. Template crop side in model pixels.
+        search_factor: float. Search crop side relative to sqrt(w·h).
+        template_factor: float. Template crop side relative to sqrt(w·h).
+        feature_size: int. Side `fs` of the output maps.
+    """
+
+    name = "engine"
+    search_size: int
+    template_size: int
+    search_factor: float
+    template_factor: float
+    feature_size: int
+
+    @abc.abstractmethod
+    def __call__(self, template, search):
+        """Runs the network.
+
+        Args:
+            template: float32 array (1, template_size, template_size, 3).
+            search: float32 array (1, search_size, search_size, 3).
+
+        Returns:
+            dict of numpy arrays `score_map` (1, fs, fs, 1), `size_map`
+            (1, fs, fs, 2) and `offset_map` (1, fs, fs, 2).
+        """
+
+    def input_shapes(self):
+        """The shapes `__call__` accepts: {"template": ..., "search": ...}."""
+        return {
+            "template": (1, self.template_size, self.template_size, 3),
+            "search": (1, self.search_size, self.search_size, 3),
+        }
+
+    def __repr__(self):
+        return (
+            f"{type(self).__name__}(name={self.name!r}, "
+            f"search={self.search_size}/{self.search_factor}, "
+            f"template={self.template_size}/{self.template_factor}, "
+            f"feature_size={self.feature_size})"
+        )
+
+
+class KerasEngine(Engine):
+    """Runs a `LoReTrack` Keras model, compiled once for its batch-1 shapes.
+
+    The forward pass is a `tf.function` with a fixed input signature that
+    returns only the three maps, so it traces once and never retraces.
+
+    Args:
+        model: `LoReTrack` (or a functional model with the same inputs, outputs
+            and size / factor attributes).
+        jit_compile: bool. Compile the forward with XLA.
+        name: str or None. Defaults to the model's name.
+
+    Example:
+    ```python
+    model = LoReTrack.from_preset("tiny_test", load_weights=False)
+    engine = KerasEngine(model)
+    maps = engine(np.zeros((1, 32, 32, 3), "float32"),
+                  np.zeros((1, 64, 64, 3), "float32"))
+    maps["score_map"].shape  # (1, 4, 4, 1)
+    ```
+    """
+
+    def __init__(self, model, jit_compile=False, name=None):
+        if keras.backend.backend() != "tensorflow":
+            raise ValueError(
+                "KerasEngine compiles the model with tf.function and needs the "
+                f"TensorFlow Keras backend, got {keras.backend.backend()!r}"
+            )
+        import tensorflow as tf
+
+        missing = [
+            attr
+            for attr in (
+                "search_size",
+                "template_size",
+                "feature_size",
+                "search_factor",
+                "template_factor",
+            )
+            if not hasattr(model, attr)
+        ]
+        if missing:
+            raise TypeError(
+                f"KerasEngine needs a LoReTrack-like model with {missing}, got "
+                f"{type(model).__name__}"
+            )
+        self.model = model
+        self.jit_compile = bool(jit_compile)
+        self.name = name or model.name
+        self.search_size = int(model.search_size)
+        self.template_size = int(model.template_size)
+        self.feature_size = int(model.feature_size)
+        self.search_factor = float(model.search_factor)
+        self.template_factor = float(model.template_factor)
+
+        shapes = self.input_shapes()
+        signature = [
+            tf.TensorSpec(shapes["template"], tf.float32, name="template"),
+            tf.TensorSpec(shapes["search"], tf.float32, name="search"),
+        ]
+
+        def forward(template, search):
+            outputs = model({"template": template, "search": search}, training=False)
+            return tuple(outputs[key] for key in MAP_NAMES)
+
+        self._forward = tf.function(
+            forward, input_signature=signature, jit_compile=self.jit_compile
+        )
+
+    def __call__(self, template, search):
+        for key, array in (("template", template), ("search", search)):
+            expected = self.input_shapes()[key]
+            if tuple(array.shape) != expected:
+                raise ValueError(
+                    f"{self.name}: {key} must have shape {expected}, got "
+                    f"{tuple(array.shape)}"
+                )
+        outputs = self._forward(
+            np.asarray(template, dtype=np.float32), np.asarray(search, dtype=np.float32)
+        )
+        return {key: value.numpy() for key, value in zip(MAP_NAMES, outputs)}
+
+
+def register_file_engine(*extensions):
+    """Decorator registering a loader `loader(path, **kwargs) -> Engine`.
+
+    Args:
+        *extensions: str. File extensions the loader opens, such as ".tflite".
+
+    Example:
+    ```python
+    @register_file_engine(".onnx")
+    def load_onnx_engine(path, **kwargs):
+        return OnnxEngine(path, **kwargs)
+    ```
+    """
+    if not extensions:
+        raise ValueError("register_file_engine needs at least one extension")
+    normalized = []
+    for extension in extensions:
+        if not isinstance(extension, str) or not extension.startswith("."):
+            raise ValueError(
+                f"Engine extensions must be strings starting with '.', got "
+                f"{extension!r}"
+            )
+        normalized.append(extension.lower())
+
+    def decorator(loader):
+        for extension in normalized:
+            _FILE_ENGINES[extension] = loader
+        return loader
+
+    return decorator
+
+
+def registered_file_extensions():
+    """The file extensions `engine_from_file` can open."""
+    return sorted(_FILE_ENGINES)
+
+
+def engine_from_file(path, **kwargs):
+    """Opens an exported model file with the engine registered for its extension.
+
+    Args:
+        path: str. A model file (for example `.tflite` or `.onnx`).
+        **kwargs: passed to the registered loader.
+
+    Returns:
+        `Engine`.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: no engine is registered for the file's extension.
+    """
+    path = os.fspath(path)
+    extension = os.path.splitext(path)[1].lower()
+    loader = _FILE_ENGINES.get(extension)
+    if loader is None:
+        known = registered_file_extensions()
+        raise ValueError(
+            f"No tracking engine is registered for {extension or 'extension-less'!r} "
+            f"files ({path}); registered extensions: {known or 'none yet'}. Keras "
+            "presets are loaded with Tracker.from_preset."
+        )
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Model file not found: {path}")
+    return loader(path, **kwargs)
