@@ -2,11 +2,15 @@
 
 import argparse
 import importlib
+import os
 import sys
+
+# TensorFlow's start-up chatter is noise on a command line; users can opt back in.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # Each module defines `add_parser(subparsers)`, which registers its sub-command
 # and sets `func` to a `run(args) -> int`.
-COMMANDS = ("convert", "track", "evaluate", "analyze")
+COMMANDS = ("convert", "track", "evaluate", "analyze", "export", "bench", "demo")
 
 
 def build_parser():
