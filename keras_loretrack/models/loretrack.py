@@ -3,10 +3,13 @@
 import keras
 
 from keras_loretrack.layers import CenterHead
+from keras_loretrack.losses.replicas import scale_for_replicas
+from keras_loretrack.losses.tracking import tracking_loss
 from keras_loretrack.models import preset_io
 from keras_loretrack.models.loretrack_backbone import LoReTrackBackbone
 
 HEAD_OUTPUTS = ("score_map", "size_map", "offset_map", "boxes")
+LOSS_TERMS = ("focal", "giou", "l1", "iou")
 INPUT_NAMES = ("template", "search")
 
 
@@ -35,6 +38,9 @@ class LoReTrack(keras.Model):
             target (used by the tracker and the training crops).
         template_factor: float. Template crop side relative to sqrt(w·h).
         head_channels: tuple of int. Widths of the center head's conv stages.
+
+    Trained with `compile` (no `loss`: the model owns OSTrack's loss, see
+    `compute_loss`) and `fit` on `(inputs, {"box": (B, 4)})` batches.
 
     Inputs: `{"template": (B, Ht, Wt, 3), "search": (B, Hs, Ws, 3)}`, float32,
     ImageNet-normalised. Outputs: `score_map` (B, fs, fs, 1), `size_map`
@@ -85,10 +91,47 @@ class LoReTrack(keras.Model):
         self.search_factor = float(search_factor)
         self.template_factor = float(template_factor)
         self.head_channels = tuple(head_channels)
+        self.loss_trackers = {
+            name: keras.metrics.Mean(name=name) for name in LOSS_TERMS
+        }
 
     def call(self, inputs, training=None, mask=None, **kwargs):
         _check_inputs(inputs)
         return super().call(inputs, training=training, mask=mask, **kwargs)
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        """OSTrack's training loss, focal + 2·GIoU + 5·L1 (DESIGN §5).
+
+        Each term (and the decoded box's IoU) is logged as a metric.
+
+        Args:
+            x: dict. The inputs (unused).
+            y: dict with `box` (B, 4), or the (B, 4) tensor itself: ground
+                truth (x1, y1, x2, y2) normalised to the search crop.
+            y_pred: dict. The model's outputs.
+            sample_weight: must be None.
+            training: bool. Unused.
+
+        Returns:
+            Scalar loss (this replica's share under tf.distribute).
+        """
+        del x, training
+        if sample_weight is not None:
+            raise ValueError("LoReTrack's loss does not support sample weights")
+        if y is None:
+            raise ValueError(
+                "LoReTrack's loss needs targets {'box': (B, 4)}, got y=None"
+            )
+        box = y["box"] if isinstance(y, dict) else y
+        losses = tracking_loss(box, y_pred)
+        for name, tracker in self.loss_trackers.items():
+            tracker.update_state(losses[name])
+        total = losses["loss"]
+        if self.losses:
+            total = total + keras.ops.sum(self.losses)
+        return scale_for_replicas(total)
 
     @property
     def search_size(self):

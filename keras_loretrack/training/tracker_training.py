@@ -1,0 +1,159 @@
+"""Training a plain LoReTrack (teacher or baseline) with OSTrack's recipe (DESIGN §5).
+
+`recipes/train_teacher.py` and `recipes/train_baseline.py` differ only in their
+defaults and in what they are for; both run `train_tracker`.
+"""
+
+import json
+import os
+
+import keras
+
+from keras_loretrack.data.pipeline import (
+    make_training_dataset,
+    make_validation_dataset,
+    steps_per_epoch,
+)
+from keras_loretrack.models.loretrack import LoReTrack
+from keras_loretrack.training.evaluation import one_pass_evaluation
+from keras_loretrack.training.optimizers import build_optimizer, scaled_learning_rate
+from keras_loretrack.training.run import (
+    prepare_output,
+    resume,
+    start_from_mae,
+    training_callbacks,
+)
+from keras_loretrack.training.sources import load_source, load_sources
+from keras_loretrack.training.strategy import is_chief, make_strategy, set_precision
+
+DEFAULT_EVAL_SEQUENCES = ("procedural:test=8",)
+
+
+def check_batch_size(batch_size, strategy):
+    """The global batch must split evenly over the replicas."""
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas:
+        raise ValueError(
+            f"--batch-size {batch_size} must be a multiple of the {replicas} "
+            "replicas of the strategy"
+        )
+
+
+def model_overrides(args):
+    """`from_preset` overrides from the flags (drop-path)."""
+    return {} if args.drop_path is None else {"drop_path_rate": args.drop_path}
+
+
+def write_json(path, payload):
+    """Writes JSON through a temporary file renamed into place."""
+    temporary = path + ".tmp"
+    with open(temporary, "w", encoding="utf-8") as f:
+        json.dump(payload, f, indent=2)
+    os.replace(temporary, path)
+
+
+def evaluate_and_save(model, args, paths, strategy, extra=None):
+    """Saves `model` as a preset and runs the one-pass evaluation (chief only).
+
+    Returns:
+        dict. The evaluation summary (empty on non-chief workers or with
+        `--skip-eval`).
+    """
+    if not is_chief(strategy):
+        return {}
+    model.save_to_preset(paths["preset"])
+    if args.skip_eval:
+        return {}
+    sequences = []
+    for spec in args.eval_sequences or DEFAULT_EVAL_SEQUENCES:
+        sequences.extend(load_source(spec, procedural_split="test"))
+    summary = one_pass_evaluation(
+        model, sequences, jit_compile=args.jit_compile, progress=args.verbose > 0
+    )
+    summary.update(extra or {})
+    write_json(paths["evaluation"], summary)
+    return summary
+
+
+def train_tracker(args, default_data):
+    """Trains `LoReTrack.from_preset(args.preset)` on the tracking losses.
+
+    Args:
+        args: `argparse.Namespace` from `add_training_arguments` plus
+            `--preset`, `--weights`, `--mae` and `--skip-eval`.
+        default_data: list of str. Source specs used when `--data` is absent.
+
+    Returns:
+        dict. The one-pass evaluation summary.
+    """
+    # Setup: devices, precision, seed and the run folder.
+    strategy = make_strategy(args.strategy, args.tpu)
+    check_batch_size(args.batch_size, strategy)
+    set_precision(args.mixed_precision, strategy)
+    keras.utils.set_random_seed(args.seed)
+    paths = prepare_output(args.output, args.resume)
+
+    # Data: template/search pairs cropped at the model's own resolution.
+    sources, ratios = load_sources(args.data or default_data, args.ratios)
+    steps = steps_per_epoch(args.samples_per_epoch, args.batch_size)
+
+    # Model (MAE-initialised backbone when given) and compile.
+    with strategy.scope():
+        model = LoReTrack.from_preset(
+            args.preset, load_weights=args.weights, **model_overrides(args)
+        )
+        if args.mae:
+            print(start_from_mae(model, args.mae).summary())
+        model.compile(
+            optimizer=build_optimizer(
+                model.backbone.trainable_variables,
+                learning_rate=args.learning_rate
+                or scaled_learning_rate(args.batch_size),
+                epochs=args.epochs,
+                steps_per_epoch=steps,
+                backbone_multiplier=args.backbone_multiplier,
+                weight_decay=args.weight_decay,
+                global_clipnorm=args.clipnorm or None,
+                decay_epoch=args.decay_epoch,
+            ),
+            jit_compile=args.jit_compile,
+        )
+
+    # Fit, continuing from the last finished epoch with --resume.
+    initial_epoch = resume(model, paths, args.resume)
+    crop = {
+        "search_size": model.search_size,
+        "template_size": model.template_size,
+        "search_factor": model.search_factor,
+        "template_factor": model.template_factor,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "num_parallel_calls": args.workers,
+    }
+    data = make_training_dataset(
+        sources,
+        ratios,
+        samples_per_epoch=args.samples_per_epoch,
+        initial_epoch=initial_epoch,
+        **crop,
+    )
+    validation = None
+    if args.val_data:
+        validation = make_validation_dataset(
+            load_sources(args.val_data, procedural_split="val")[0],
+            num_samples=args.val_samples,
+            **crop,
+        )
+    model.fit(
+        data,
+        epochs=args.epochs,
+        steps_per_epoch=steps,
+        initial_epoch=initial_epoch,
+        validation_data=validation,
+        callbacks=training_callbacks(paths, strategy, args.keep_checkpoints),
+        shuffle=False,  # the pipeline's order is fixed by its seed
+        verbose=args.verbose,
+    )
+
+    # Evaluation: save the preset, track the evaluation sequences.
+    return evaluate_and_save(model, args, paths, strategy, {"preset": args.preset})

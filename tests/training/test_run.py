@@ -1,0 +1,94 @@
+import pathlib
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_loretrack.training import (
+    EpochCheckpoint,
+    ScalarLogs,
+    load_sources,
+    make_strategy,
+    parse_source_spec,
+    prepare_output,
+)
+from keras_loretrack.training.run import add_training_arguments, make_parser
+
+
+def read_scalars(folder):
+    values = {}
+    for path in sorted(pathlib.Path(folder).glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                assert value.metadata.plugin_data.plugin_name == "scalars"
+                scalar = tf.make_ndarray(value.tensor)
+                values.setdefault(value.tag, []).append((event.step, float(scalar)))
+    return values
+
+
+def test_scalar_logs_are_tensorboard_scalars(tmp_path):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+    x, y = np.ones((8, 2), "float32"), np.zeros((8, 1), "float32")
+    model.fit(
+        x,
+        y,
+        batch_size=4,
+        epochs=2,
+        validation_data=(x, y),
+        callbacks=[ScalarLogs(tmp_path, update_freq=1)],
+        verbose=0,
+    )
+    train = read_scalars(tmp_path / "train")
+    assert [step for step, _ in train["epoch_loss"]] == [0, 1]
+    np.testing.assert_allclose([v for _, v in train["epoch_learning_rate"]], 0.01)
+    assert [step for step, _ in train["batch_loss"]] == [1, 2, 3, 4]
+    validation = read_scalars(tmp_path / "validation")
+    assert len(validation["epoch_loss"]) == 2 and "epoch_val_loss" not in validation
+    with pytest.raises(ValueError, match="update_freq must be None or >= 1"):
+        ScalarLogs(tmp_path, update_freq=0)
+
+
+def test_source_specs(tmp_path):
+    assert parse_source_spec("got10k:train=/data/got10k") == (
+        "got10k",
+        "train",
+        "/data/got10k",
+    )
+    assert parse_source_spec("procedural=3") == ("procedural", None, "3")
+    sources, ratios = load_sources(["procedural=2", "procedural:val=1"], [3, 1])
+    assert [len(s) for s in sources] == [2, 1] and ratios == [3, 1]
+    with pytest.raises(ValueError, match="NAME\\[:SPLIT\\]=VALUE"):
+        parse_source_spec("got10k")
+    with pytest.raises(ValueError, match="Unknown data source 'imagenet'"):
+        load_sources(["imagenet=/x"])
+    with pytest.raises(ValueError, match="2 sources, 1 ratios"):
+        load_sources(["procedural=1", "procedural=1"], [1])
+    with pytest.raises(ValueError, match="takes a number of videos, got 'x'"):
+        load_sources(["procedural=x"])
+
+
+def test_output_folder_is_not_overwritten(tmp_path):
+    paths = prepare_output(str(tmp_path / "run"), resume=False)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    callback = EpochCheckpoint(paths["checkpoints"])
+    callback.set_model(model)
+    callback.on_epoch_end(0)
+    with pytest.raises(ValueError, match="pass --resume to continue it"):
+        prepare_output(str(tmp_path / "run"), resume=False)
+    assert prepare_output(str(tmp_path / "run"), resume=True) == paths
+
+
+def test_arguments_and_strategy():
+    parser = make_parser("test")
+    add_training_arguments(
+        parser, epochs=7, batch_size=4, samples_per_epoch=16, data=["procedural=1"]
+    )
+    args = parser.parse_args(["--output", "x", "--data", "procedural=2"])
+    assert (args.epochs, args.batch_size, args.data) == (7, 4, ["procedural=2"])
+    assert args.clipnorm == 0.1 and args.backbone_multiplier == 0.1
+    assert make_strategy("default").num_replicas_in_sync == 1
+    with pytest.raises(ValueError, match="Unknown strategy 'gpu'"):
+        make_strategy("gpu")
