@@ -44,11 +44,19 @@ class MultiHeadSelfAttention(keras.layers.Layer):
 
     def call(self, tokens):
         num_tokens = tokens.shape[1]
-        qkv = ops.reshape(
-            self.qkv(tokens), (-1, num_tokens, 3, self.num_heads, self.head_dim)
+
+        def split_heads(x):
+            x = ops.reshape(x, (-1, num_tokens, self.num_heads, self.head_dim))
+            return ops.transpose(x, (0, 2, 1, 3))
+
+        # An even split of the last axis rather than indexing a stacked
+        # (3, B, heads, N, head_dim) tensor: the same values, but exporters see
+        # SPLIT + RESHAPE + TRANSPOSE, which TFLite's XNNPACK delegate runs
+        # (strided slices that drop an axis would cut it into one partition
+        # per block).
+        query, key, value = (
+            split_heads(x) for x in ops.split(self.qkv(tokens), 3, axis=-1)
         )
-        qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))
-        query, key, value = qkv[0], qkv[1], qkv[2]
         logits = ops.matmul(query * self.scale, ops.transpose(key, (0, 1, 3, 2)))
         attention = ops.softmax(logits, axis=-1)
         mixed = ops.transpose(ops.matmul(attention, value), (0, 2, 1, 3))

@@ -6,6 +6,7 @@ from keras import ops
 from keras_loretrack.layers.activations import gelu_erf
 from keras_loretrack.layers.candidate_elimination import CandidateElimination
 from keras_loretrack.layers.drop_path import DropPath
+from keras_loretrack.layers.layer_norm import LayerNorm
 from keras_loretrack.layers.multi_head_self_attention import MultiHeadSelfAttention
 
 
@@ -66,7 +67,7 @@ class TransformerBlock(keras.layers.Layer):
         token_shape = tuple(tokens_shape)
 
         def norm(name):
-            layer = keras.layers.LayerNormalization(
+            layer = LayerNorm(
                 epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name
             )
             layer.build(token_shape)

@@ -1,6 +1,8 @@
 """The `Tracker` and the engines that run its network."""
 
-from keras_loretrack.tracking import engines
+# Importing the file engines registers their loaders with `engine_from_file`
+# (.tflite, .onnx); their runtimes load only when a file is opened.
+from keras_loretrack.tracking import engines, litert_engine, onnx_engine
 from keras_loretrack.tracking.engines import (
     Engine,
     KerasEngine,

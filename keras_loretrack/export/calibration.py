@@ -1,0 +1,159 @@
+"""int8 calibration data: real crops made by the tracker's own crop function.
+
+Static int8 quantisation fixes every activation range from a few forward passes.
+Those passes see what the tracker will feed the network: the template is cut
+around a sequence's first box with the template factor, and each search region
+around the previous frame's box with the search factor, by
+`keras_loretrack.data.crops.sample_target`, then normalised with
+`keras_loretrack.data.crops.normalize`. Never random tensors: their ranges have
+nothing to do with images.
+"""
+
+import os
+
+import numpy as np
+
+from keras_loretrack.data.crops import normalize, sample_target
+from keras_loretrack.evaluation.sequence import Sequence
+
+PROCEDURAL = "procedural"
+PROCEDURAL_SEQUENCES = 4
+PROCEDURAL_FRAMES = 60
+GROUND_TRUTH_FILE = "groundtruth_rect.txt"
+
+
+def _is_sequence_folder(path):
+    return os.path.isdir(os.path.join(path, "img")) and os.path.isfile(
+        os.path.join(path, GROUND_TRUTH_FILE)
+    )
+
+
+def calibration_sequences(source, seed=0, label="Calibration directory"):
+    """The sequences to calibrate on.
+
+    Args:
+        source: str. An OTB-layout sequence folder (`img/` and
+            `groundtruth_rect.txt`), a folder of such folders, or
+            `"procedural"` for procedurally rendered videos (the "val" split of
+            `keras_loretrack.data.procedural`, seeds from `seed`).
+        seed: int. First procedural seed.
+        label: str. What `source` is, for error messages.
+
+    Returns:
+        list of `Sequence`.
+
+    Raises:
+        FileNotFoundError: `source` is not a directory.
+        ValueError: the directory holds no OTB-layout sequence.
+    """
+    source = os.fspath(source)
+    if source == PROCEDURAL:
+        from keras_loretrack.data.procedural import procedural_dataset
+
+        return procedural_dataset(
+            PROCEDURAL_SEQUENCES, seed=seed, split="val", num_frames=PROCEDURAL_FRAMES
+        )
+    if not os.path.isdir(source):
+        raise FileNotFoundError(
+            f"{label} not found: {source!r}; expected a folder of "
+            f"OTB-layout sequences (<seq>/img/ and <seq>/{GROUND_TRUTH_FILE}) or "
+            f"{PROCEDURAL!r}"
+        )
+    if _is_sequence_folder(source):
+        folders = [source]
+    else:
+        folders = [
+            os.path.join(source, name)
+            for name in sorted(os.listdir(source))
+            if _is_sequence_folder(os.path.join(source, name))
+        ]
+    if not folders:
+        raise ValueError(
+            f"{label} {source!r} holds no OTB-layout sequence: "
+            f"expected <seq>/img/ with frames and <seq>/{GROUND_TRUTH_FILE}"
+        )
+    return [
+        Sequence.from_otb_folder(folder, dataset="calibration") for folder in folders
+    ]
+
+
+def _usable(box):
+    return bool(np.isfinite(box).all() and box[2] > 0 and box[3] > 0)
+
+
+def _search_frames(sequence):
+    """Frames i >= 1 whose previous box is known (search crops centre on it)."""
+    gt = sequence.ground_truth
+    if len(gt) != len(sequence):
+        return []
+    return [i for i in range(1, len(sequence)) if _usable(gt[i - 1])]
+
+
+def calibration_samples(sequences, geometry, num_frames=64):
+    """Normalised (template, search) crop pairs spread over `sequences`.
+
+    For each chosen frame `i` of a sequence, the search crop is cut from frame
+    `i` around the box of frame `i - 1`, where the tracker centres it after a
+    correct step; the template is the sequence's first frame cut around its
+    first box, as `Tracker.initialize` does. The `num_frames` frames are spread
+    evenly over all usable frames of all sequences.
+
+    Args:
+        sequences: list of `Sequence` (see `calibration_sequences`).
+        geometry: any object with `search_size`, `template_size`,
+            `search_factor` and `template_factor` (a model, engine or
+            `ExportMetadata`).
+        num_frames: int. How many pairs to make.
+
+    Returns:
+        list of dicts {"template": float32 (1, t, t, 3), "search": float32
+        (1, s, s, 3)}.
+
+    Raises:
+        ValueError: `num_frames` < 1, or no sequence has a usable first box and
+            a later frame.
+    """
+    if int(num_frames) != num_frames or num_frames < 1:
+        raise ValueError(f"num_frames must be a positive integer, got {num_frames!r}")
+    candidates = []
+    for sequence in sequences:
+        if _usable(sequence.ground_truth[0]):
+            candidates.extend((sequence, i) for i in _search_frames(sequence))
+    if not candidates:
+        names = [s.name for s in sequences]
+        raise ValueError(
+            f"No calibration frames in sequences {names}: each needs a valid "
+            "first box and a later frame whose previous box is known"
+        )
+    picks = np.unique(
+        np.linspace(0, len(candidates) - 1, int(num_frames)).round().astype(int)
+    )
+    templates = {}
+    samples = []
+    for pick in picks:
+        sequence, index = candidates[pick]
+        if sequence.name not in templates:
+            crop, _ = sample_target(
+                sequence.frame(0),
+                sequence.ground_truth[0],
+                geometry.template_factor,
+                geometry.template_size,
+            )
+            templates[sequence.name] = normalize(crop)[None]
+        crop, _ = sample_target(
+            sequence.frame(index),
+            sequence.ground_truth[index - 1],
+            geometry.search_factor,
+            geometry.search_size,
+        )
+        samples.append(
+            {"template": templates[sequence.name], "search": normalize(crop)[None]}
+        )
+    return samples
+
+
+def load_calibration(source, geometry, num_frames=64, seed=0):
+    """`calibration_samples` of `calibration_sequences(source)`."""
+    return calibration_samples(
+        calibration_sequences(source, seed=seed), geometry, num_frames=num_frames
+    )

@@ -1,0 +1,31 @@
+"""Float ↔ int8 / uint8 conversion of a quantised model's input and output tensors."""
+
+import numpy as np
+
+
+def quantize_array(array, dtype, scale, zero_point):
+    """`round(array / scale) + zero_point`, saturated to `dtype`.
+
+    Args:
+        array: float array.
+        dtype: numpy dtype. The tensor's type; float types just cast.
+        scale: float. Real value of one integer step.
+        zero_point: int. Integer that represents 0.0.
+    """
+    dtype = np.dtype(dtype)
+    array = np.asarray(array, np.float32)
+    if not np.issubdtype(dtype, np.integer):
+        return array.astype(dtype)
+    info = np.iinfo(dtype)
+    values = np.round(array / np.float32(scale)) + zero_point
+    return np.clip(values, info.min, info.max).astype(dtype)
+
+
+def dequantize_array(array, scale, zero_point):
+    """`(array - zero_point) · scale` as float32 (float arrays pass through)."""
+    array = np.asarray(array)
+    if not np.issubdtype(array.dtype, np.integer):
+        return array.astype(np.float32)
+    return ((array.astype(np.float32) - zero_point) * np.float32(scale)).astype(
+        np.float32
+    )

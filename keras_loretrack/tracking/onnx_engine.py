@@ -1,0 +1,133 @@
+"""`OnnxEngine`: runs an exported `.onnx` with ONNX Runtime on the CPU.
+
+The crop sizes, crop factors and normalisation come from the keras_loretrack
+record in the file's `metadata_props` (see `keras_loretrack.export.metadata`).
+ONNX tensors do not store quantisation scales, so integer input or output
+tensors take theirs from the record's `io_quantization`.
+"""
+
+import os
+
+import numpy as np
+
+from keras_loretrack.export.metadata import (
+    METADATA_KEY,
+    ExportMetadata,
+    missing_metadata_error,
+)
+from keras_loretrack.export.quantization import dequantize_array, quantize_array
+from keras_loretrack.tracking.engines import MAP_NAMES, Engine, register_file_engine
+from keras_loretrack.tracking.litert_engine import (
+    RenormalizedInputs,
+    check_shapes,
+    default_num_threads,
+)
+
+ONNX_TYPES = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(uint8)": np.uint8,
+    "tensor(int8)": np.int8,
+}
+
+
+def _tensor_type(tensor, scales):
+    """(numpy dtype, (scale, zero_point)) of an ONNX Runtime input or output."""
+    dtype = ONNX_TYPES.get(tensor.type)
+    if dtype is None:
+        raise ValueError(
+            f"Unsupported type {tensor.type} of tensor {tensor.name!r}; expected "
+            f"one of {sorted(ONNX_TYPES)}"
+        )
+    if not np.issubdtype(dtype, np.integer):
+        return dtype, (1.0, 0)
+    if tensor.name not in scales:
+        raise ValueError(
+            f"Tensor {tensor.name!r} is {tensor.type} but the metadata gives no "
+            "scale and zero point for it (io_quantization)"
+        )
+    return dtype, tuple(scales[tensor.name])
+
+
+class OnnxEngine(Engine):
+    """The LoReTrack network from an `.onnx` file, on ONNX Runtime (CPU).
+
+    Args:
+        path: str. An `.onnx` written by `keras_loretrack.export.export_onnx`.
+        num_threads: int or None. Intra-op threads (None: one per core).
+        spin: bool. Let idle worker threads spin between ops (lowest latency
+            on a dedicated CPU; turn off where other processes share the
+            cores).
+        name: str or None. Defaults to the file's stem.
+    """
+
+    def __init__(self, path, num_threads=None, spin=True, name=None):
+        import onnxruntime
+
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"ONNX model not found: {path}")
+        num_threads = default_num_threads() if num_threads is None else num_threads
+        if int(num_threads) != num_threads or num_threads < 1:
+            raise ValueError(
+                f"num_threads must be a positive integer, got {num_threads!r}"
+            )
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = int(num_threads)
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry(
+            "session.intra_op.allow_spinning", "1" if spin else "0"
+        )
+        self._session = onnxruntime.InferenceSession(
+            path, options, providers=["CPUExecutionProvider"]
+        )
+        record = self._session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        if record is None:
+            raise missing_metadata_error(path)
+        metadata = ExportMetadata.from_json(record, source=path)
+        self.path = path
+        self.metadata = metadata
+        self.num_threads = int(num_threads)
+        self.name = name or os.path.splitext(os.path.basename(path))[0]
+        self.search_size = metadata.search_size
+        self.template_size = metadata.template_size
+        self.feature_size = metadata.feature_size
+        self.search_factor = metadata.search_factor
+        self.template_factor = metadata.template_factor
+        self._renormalize = RenormalizedInputs(metadata.mean, metadata.std)
+        scales = metadata.io_quantization
+        self._inputs = {
+            i.name: _tensor_type(i, scales) for i in self._session.get_inputs()
+        }
+        self._outputs = {
+            o.name: _tensor_type(o, scales) for o in self._session.get_outputs()
+        }
+        missing = [n for n in metadata.inputs if n not in self._inputs] + [
+            n for n in MAP_NAMES if n not in self._outputs
+        ]
+        if missing:
+            raise ValueError(
+                f"{path}: the graph lacks {missing}; it has inputs "
+                f"{sorted(self._inputs)} and outputs {sorted(self._outputs)}"
+            )
+
+    def __call__(self, template, search):
+        check_shapes(self, template, search)
+        feed = {}
+        for name, array in (("template", template), ("search", search)):
+            dtype, (scale, zero_point) = self._inputs[name]
+            feed[name] = quantize_array(
+                self._renormalize(array), dtype, scale, zero_point
+            )
+        values = self._session.run(list(MAP_NAMES), feed)
+        return {
+            name: dequantize_array(value, *self._outputs[name][1])
+            for name, value in zip(MAP_NAMES, values)
+        }
+
+
+@register_file_engine(".onnx")
+def load_onnx_engine(path, **kwargs):
+    """Opens an `.onnx` for `Tracker.from_file` (kwargs: `num_threads`, `spin`,
+    `name`)."""
+    return OnnxEngine(path, **kwargs)

@@ -1,0 +1,92 @@
+import json
+
+import pytest
+
+from keras_loretrack.cli.bench import ENGINES, official_state_dict, parse_list
+from keras_loretrack.cli.main import main
+
+pytestmark = pytest.mark.export
+
+
+def test_bench_writes_a_table_and_resumes(tmp_path, sequences_dir, capsys):
+    pytest.importorskip("ai_edge_litert")
+    pytest.importorskip("onnxruntime")
+    output = tmp_path / "export.md"
+    arguments = [
+        "bench",
+        "--presets",
+        "tiny_test",
+        "--engines",
+        "tflite-fp32,onnx",
+        "--sequences",
+        str(sequences_dir),
+        "--threads",
+        "1",
+        "--max-frames",
+        "3",
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--output",
+        str(output),
+    ]
+    assert main(arguments) == 0
+    rows = json.loads((tmp_path / "work" / "results.json").read_text())
+    assert set(rows) == {"tiny_test/keras", "tiny_test/tflite-fp32", "tiny_test/onnx"}
+    for name in ("tflite-fp32", "onnx"):
+        row = rows[f"tiny_test/{name}"]
+        assert max(row["max_diff"].values()) < 1e-4
+        assert row["crop_iou"] > 0.9999 and row["mean_iou"] > 0.999
+        assert row["frames"] == 3 * 2  # three sequences, two tracked frames each
+        assert row["file_mb"] > 0 and row["peak_rss_mb"] > 0
+    assert rows["tiny_test/tflite-fp32"]["partitions"] == 1
+    table = output.read_text()
+    assert "| tiny_test | tflite-fp32 |" in table and "| tiny_test | onnx |" in table
+    capsys.readouterr()
+    assert main(arguments) == 0
+    assert "kept from" in capsys.readouterr().out
+
+
+def test_official_state_dict_inverts_the_checkpoint_mapping(tiny_model):
+    import keras
+    import numpy as np
+
+    from keras_loretrack.checkpoints.official_mapping import load_official_weights
+    from keras_loretrack.models import LoReTrack
+
+    clone = LoReTrack.from_preset("tiny_test", load_weights=False)
+    load_official_weights(clone, {"net": official_state_dict(tiny_model)})
+    for a, b in zip(tiny_model.weights, clone.weights):
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), err_msg=a.path
+        )
+
+
+def test_torch_engine_matches_keras(tiny_model, check_pairs, tmp_path):
+    pytest.importorskip("torch")
+    import numpy as np
+
+    from keras_loretrack.cli.bench import TorchEngine, geometry_of
+
+    state = tmp_path / "state.npz"
+    np.savez(state, **official_state_dict(tiny_model))
+    engine = TorchEngine(str(state), geometry_of(tiny_model), False, 1)
+    for pair, expected in check_pairs[:2]:
+        maps = engine(pair["template"], pair["search"])
+        for key, value in expected.items():
+            np.testing.assert_allclose(maps[key], value, atol=1e-5, err_msg=key)
+
+
+def test_unknown_engines_and_sequences_exit_2(tmp_path, capsys):
+    with pytest.raises(ValueError, match=r"Unknown engines \['tflite-int4'\]"):
+        parse_list("keras,tflite-int4", ENGINES, "engine")
+    status = main(
+        [
+            "bench",
+            "--sequences",
+            str(tmp_path / "none"),
+            "--output",
+            str(tmp_path / "x.md"),
+        ]
+    )
+    assert status == 2
+    assert "--sequences folder not found" in capsys.readouterr().err
