@@ -1,0 +1,97 @@
+"""The shipped `mini_teacher` / `mini_student` weights track, and `loretrack demo` runs.
+
+The weights come from recipes/miniature_replication.py. On procedural test clips
+0-2 (60 frames) random weights score about 7.6 SUC and the shipped student 36.5;
+it is asserted above `SUC_FLOOR`, well below that and far above random weights.
+The shipped teacher trained too briefly to track (about 8 SUC, see
+benchmarks/results/miniature_replication.md), so only its weights are checked.
+"""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from keras_loretrack.cli.demo import run_demo
+from keras_loretrack.cli.main import main
+from keras_loretrack.data.procedural import procedural_dataset
+from keras_loretrack.evaluation.metrics import (
+    sequence_curves,
+    sequence_errors,
+    summarize,
+)
+from keras_loretrack.evaluation.runner import track_sequence
+from keras_loretrack.models import LoReTrack
+from keras_loretrack.models.preset_io import PACKAGED_PRESETS_DIR
+from keras_loretrack.tracking import Tracker
+
+SHIPPED = ("mini_teacher", "mini_student")
+SUC_FLOOR = 20.0
+RANDOM_CEILING = 12.0
+MAX_PRESET_BYTES = 8 * 2**20
+
+
+@pytest.fixture(scope="module")
+def clips():
+    return procedural_dataset(3, split="test", num_frames=60)
+
+
+def mean_suc(tracker, sequences):
+    scores = []
+    for sequence in sequences:
+        boxes = track_sequence(tracker, sequence)["boxes"]
+        errors = sequence_errors(boxes, sequence.ground_truth, sequence.visible)
+        scores.append(summarize([sequence_curves(errors)])["auc"])
+    return float(np.mean(scores))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_preset_folder(name):
+    folder = os.path.join(PACKAGED_PRESETS_DIR, name)
+    assert sorted(os.listdir(folder)) == [
+        "config.json",
+        "metadata.json",
+        "model.weights.h5",
+    ]
+    size = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
+    assert size < MAX_PRESET_BYTES
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_weights_load(name):
+    trained = LoReTrack.from_preset(name)
+    keras.utils.set_random_seed(0)
+    fresh = LoReTrack.from_preset(name, load_weights=False)
+    assert trained.count_params() == fresh.count_params()
+    differ = [
+        not np.array_equal(a, b)
+        for a, b in zip(trained.get_weights(), fresh.get_weights())
+    ]
+    assert sum(differ) > len(differ) // 2
+
+
+def test_shipped_student_tracks_above_floor(clips):
+    trained = mean_suc(Tracker.from_preset("mini_student"), clips)
+    keras.utils.set_random_seed(0)
+    random = mean_suc(Tracker.from_preset("mini_student", load_weights=False), clips)
+    assert random < RANDOM_CEILING
+    assert trained > SUC_FLOOR
+    assert trained - random > SUC_FLOOR - RANDOM_CEILING
+
+
+def test_demo_writes_video_and_boxes(tmp_path, capsys):
+    status = main(["demo", "--output-dir", str(tmp_path), "--frames", "6"])
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "SUC" in printed and "fps" in printed
+    assert (tmp_path / "demo.mp4").stat().st_size > 0
+    boxes = np.loadtxt(tmp_path / "boxes.txt", delimiter=",")
+    assert boxes.shape == (6, 4)
+    clip = procedural_dataset(1, split="test", num_frames=6)[0]
+    np.testing.assert_allclose(boxes[0], clip.ground_truth[0], atol=1e-3)
+
+
+def test_demo_rejects_short_clip(tmp_path):
+    with pytest.raises(ValueError, match="--frames must be at least 2, got 1"):
+        run_demo(str(tmp_path), frames=1)
