@@ -44,11 +44,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 
 from keras_loretrack import LoReTrack  # noqa: E402
-from keras_loretrack.data.pipeline import (  # noqa: E402
-    make_training_dataset,
-    make_validation_dataset,
-    steps_per_epoch,
-)
+from keras_loretrack.data.pipeline import steps_per_epoch  # noqa: E402
 from keras_loretrack.models.loretrack_distiller import LoReTrackDistiller  # noqa: E402
 from keras_loretrack.training import (  # noqa: E402
     add_training_arguments,
@@ -60,9 +56,8 @@ from keras_loretrack.training import (  # noqa: E402
     scaled_learning_rate,
     set_precision,
     start_from_mae,
-    training_callbacks,
 )
-from keras_loretrack.training.run import make_parser  # noqa: E402
+from keras_loretrack.training.run import fit_from_sources, make_parser  # noqa: E402
 from keras_loretrack.training.tracker_training import (  # noqa: E402
     check_batch_size,
     evaluate_and_save,
@@ -167,38 +162,8 @@ with an atomic checkpoint, and `--resume` restores the last one, the data
 stream included.
 """
 initial_epoch = resume(distiller, paths, args.resume)
-crop = {
-    "search_size": teacher.search_size,
-    "template_size": teacher.template_size,
-    "search_factor": teacher.search_factor,
-    "template_factor": teacher.template_factor,
-    "batch_size": args.batch_size,
-    "seed": args.seed,
-    "num_parallel_calls": args.workers,
-}
-data = make_training_dataset(
-    sources,
-    ratios,
-    samples_per_epoch=args.samples_per_epoch,
-    initial_epoch=initial_epoch,
-    **crop,
-)
-validation = None
-if args.val_data:
-    validation = make_validation_dataset(
-        load_sources(args.val_data, procedural_split="val")[0],
-        num_samples=args.val_samples,
-        **crop,
-    )
-distiller.fit(
-    data,
-    epochs=args.epochs,
-    steps_per_epoch=steps,
-    initial_epoch=initial_epoch,
-    validation_data=validation,
-    callbacks=training_callbacks(paths, strategy, args.keep_checkpoints),
-    shuffle=False,  # the pipeline's order is fixed by its seed
-    verbose=args.verbose,
+fit_from_sources(
+    distiller, teacher, sources, ratios, args, paths, strategy, steps, initial_epoch
 )
 
 """

@@ -6,8 +6,6 @@ ONNX tensors do not store quantisation scales, so integer input or output
 tensors take theirs from the record's `io_quantization`.
 """
 
-import os
-
 import numpy as np
 
 from keras_loretrack.export.metadata import (
@@ -16,12 +14,8 @@ from keras_loretrack.export.metadata import (
     missing_metadata_error,
 )
 from keras_loretrack.export.quantization import dequantize_array, quantize_array
-from keras_loretrack.tracking.engines import MAP_NAMES, Engine, register_file_engine
-from keras_loretrack.tracking.litert_engine import (
-    RenormalizedInputs,
-    check_shapes,
-    default_num_threads,
-)
+from keras_loretrack.tracking.engines import MAP_NAMES, register_file_engine
+from keras_loretrack.tracking.file_engine import FileEngine, check_shapes
 
 ONNX_TYPES = {
     "tensor(float)": np.float32,
@@ -49,7 +43,7 @@ def _tensor_type(tensor, scales):
     return dtype, tuple(scales[tensor.name])
 
 
-class OnnxEngine(Engine):
+class OnnxEngine(FileEngine):
     """The LoReTrack network from an `.onnx` file, on ONNX Runtime (CPU).
 
     Args:
@@ -64,16 +58,9 @@ class OnnxEngine(Engine):
     def __init__(self, path, num_threads=None, spin=True, name=None):
         import onnxruntime
 
-        path = os.fspath(path)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"ONNX model not found: {path}")
-        num_threads = default_num_threads() if num_threads is None else num_threads
-        if int(num_threads) != num_threads or num_threads < 1:
-            raise ValueError(
-                f"num_threads must be a positive integer, got {num_threads!r}"
-            )
+        path, num_threads = self._open(path, num_threads, "ONNX")
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = int(num_threads)
+        options.intra_op_num_threads = num_threads
         options.inter_op_num_threads = 1
         options.add_session_config_entry(
             "session.intra_op.allow_spinning", "1" if spin else "0"
@@ -85,16 +72,7 @@ class OnnxEngine(Engine):
         if record is None:
             raise missing_metadata_error(path)
         metadata = ExportMetadata.from_json(record, source=path)
-        self.path = path
-        self.metadata = metadata
-        self.num_threads = int(num_threads)
-        self.name = name or os.path.splitext(os.path.basename(path))[0]
-        self.search_size = metadata.search_size
-        self.template_size = metadata.template_size
-        self.feature_size = metadata.feature_size
-        self.search_factor = metadata.search_factor
-        self.template_factor = metadata.template_factor
-        self._renormalize = RenormalizedInputs(metadata.mean, metadata.std)
+        self._adopt(path, metadata, num_threads, name)
         scales = metadata.io_quantization
         self._inputs = {
             i.name: _tensor_type(i, scales) for i in self._session.get_inputs()
@@ -102,14 +80,7 @@ class OnnxEngine(Engine):
         self._outputs = {
             o.name: _tensor_type(o, scales) for o in self._session.get_outputs()
         }
-        missing = [n for n in metadata.inputs if n not in self._inputs] + [
-            n for n in MAP_NAMES if n not in self._outputs
-        ]
-        if missing:
-            raise ValueError(
-                f"{path}: the graph lacks {missing}; it has inputs "
-                f"{sorted(self._inputs)} and outputs {sorted(self._outputs)}"
-            )
+        self._check_signature(self._inputs, self._outputs, "graph")
 
     def __call__(self, template, search):
         check_shapes(self, template, search)

@@ -8,12 +8,14 @@ A run writes into one output folder: `checkpoints/` (per-epoch, atomic, see
 import argparse
 import os
 
+from keras_loretrack.data.pipeline import make_training_dataset, make_validation_dataset
 from keras_loretrack.training.checkpointing import (
     EpochCheckpoint,
     latest_checkpoint,
     restore_checkpoint,
 )
 from keras_loretrack.training.scalar_logs import ScalarLogs
+from keras_loretrack.training.sources import load_sources
 from keras_loretrack.training.strategy import STRATEGIES, is_chief
 
 
@@ -163,6 +165,58 @@ def resume(model, paths, resume_run):
     if not resume_run:
         return 0
     return restore_checkpoint(model, paths["checkpoints"])
+
+
+def fit_from_sources(
+    model, geometry, sources, ratios, args, paths, strategy, steps, initial_epoch
+):
+    """Runs `model.fit` on pairs cropped from `sources` as `geometry` sees them.
+
+    Args:
+        model: the compiled `keras.Model` to fit (a `LoReTrack` or a
+            `LoReTrackDistiller`).
+        geometry: `LoReTrack` whose crop sizes and factors the pairs take (the
+            model itself, or the distiller's teacher).
+        sources, ratios: from `load_sources`.
+        args: the recipe's flags (`add_training_arguments`).
+        paths: from `prepare_output`.
+        strategy: `tf.distribute.Strategy`.
+        steps: int. Steps per epoch.
+        initial_epoch: int. From `resume`; the data stream continues there.
+    """
+    crop = {
+        "search_size": geometry.search_size,
+        "template_size": geometry.template_size,
+        "search_factor": geometry.search_factor,
+        "template_factor": geometry.template_factor,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "num_parallel_calls": args.workers,
+    }
+    data = make_training_dataset(
+        sources,
+        ratios,
+        samples_per_epoch=args.samples_per_epoch,
+        initial_epoch=initial_epoch,
+        **crop,
+    )
+    validation = None
+    if args.val_data:
+        validation = make_validation_dataset(
+            load_sources(args.val_data, procedural_split="val")[0],
+            num_samples=args.val_samples,
+            **crop,
+        )
+    return model.fit(
+        data,
+        epochs=args.epochs,
+        steps_per_epoch=steps,
+        initial_epoch=initial_epoch,
+        validation_data=validation,
+        callbacks=training_callbacks(paths, strategy, args.keep_checkpoints),
+        shuffle=False,  # the pipeline's order is fixed by its seed
+        verbose=args.verbose,
+    )
 
 
 def make_parser(description):

@@ -9,19 +9,15 @@ import os
 
 import keras
 
-from keras_loretrack.data.pipeline import (
-    make_training_dataset,
-    make_validation_dataset,
-    steps_per_epoch,
-)
+from keras_loretrack.data.pipeline import steps_per_epoch
 from keras_loretrack.models.loretrack import LoReTrack
 from keras_loretrack.training.evaluation import one_pass_evaluation
 from keras_loretrack.training.optimizers import build_optimizer, scaled_learning_rate
 from keras_loretrack.training.run import (
+    fit_from_sources,
     prepare_output,
     resume,
     start_from_mae,
-    training_callbacks,
 )
 from keras_loretrack.training.sources import load_source, load_sources
 from keras_loretrack.training.strategy import is_chief, make_strategy, set_precision
@@ -121,38 +117,8 @@ def train_tracker(args, default_data):
 
     # Fit, continuing from the last finished epoch with --resume.
     initial_epoch = resume(model, paths, args.resume)
-    crop = {
-        "search_size": model.search_size,
-        "template_size": model.template_size,
-        "search_factor": model.search_factor,
-        "template_factor": model.template_factor,
-        "batch_size": args.batch_size,
-        "seed": args.seed,
-        "num_parallel_calls": args.workers,
-    }
-    data = make_training_dataset(
-        sources,
-        ratios,
-        samples_per_epoch=args.samples_per_epoch,
-        initial_epoch=initial_epoch,
-        **crop,
-    )
-    validation = None
-    if args.val_data:
-        validation = make_validation_dataset(
-            load_sources(args.val_data, procedural_split="val")[0],
-            num_samples=args.val_samples,
-            **crop,
-        )
-    model.fit(
-        data,
-        epochs=args.epochs,
-        steps_per_epoch=steps,
-        initial_epoch=initial_epoch,
-        validation_data=validation,
-        callbacks=training_callbacks(paths, strategy, args.keep_checkpoints),
-        shuffle=False,  # the pipeline's order is fixed by its seed
-        verbose=args.verbose,
+    fit_from_sources(
+        model, model, sources, ratios, args, paths, strategy, steps, initial_epoch
     )
 
     # Evaluation: save the preset, track the evaluation sequences.

@@ -6,7 +6,7 @@ import pytest
 from keras_loretrack.data.crops import normalize
 from keras_loretrack.export.metadata import METADATA_KEY, ExportMetadata
 from keras_loretrack.tracking import Tracker
-from keras_loretrack.tracking.litert_engine import RenormalizedInputs
+from keras_loretrack.tracking.file_engine import RenormalizedInputs
 
 pytestmark = pytest.mark.export
 TRACKED_FRAMES = 20
