@@ -402,6 +402,23 @@ def _atomic_json(path, value):
     os.replace(tmp, path)
 
 
+def engine_file_path(engine, directory):
+    """Where `engine`'s exported file goes ("" for keras / torch, which need none)."""
+    kind = ENGINES[engine][0]
+    if kind in ("keras", "torch"):
+        return ""
+    return os.path.join(directory, f"{engine}.{kind}")
+
+
+def _is_current(path, stamp):
+    """Whether `path` exists and was exported with this exact `stamp`."""
+    stamp_path = f"{path}.json"
+    if not (os.path.isfile(path) and os.path.isfile(stamp_path)):
+        return False
+    with open(stamp_path, encoding="utf-8") as f:
+        return json.load(f) == stamp
+
+
 def export_engine_file(model, engine, directory, calibration, stamp):
     """Exports the file of an engine into `directory` unless an identical one exists.
 
@@ -410,15 +427,10 @@ def export_engine_file(model, engine, directory, calibration, stamp):
     """
     from keras_loretrack.export import export_onnx, export_tflite
 
+    path = engine_file_path(engine, directory)
+    if not path or _is_current(path, stamp):
+        return path
     kind, quantization = ENGINES[engine]
-    if kind in ("keras", "torch"):
-        return ""
-    path = os.path.join(directory, f"{engine}.{kind}")
-    stamp_path = f"{path}.json"
-    if os.path.isfile(path) and os.path.isfile(stamp_path):
-        with open(stamp_path, encoding="utf-8") as f:
-            if json.load(f) == stamp:
-                return path
     started = time.perf_counter()
     if kind == "tflite":
         export_tflite(model, path, quantization, calibration, preset=stamp["preset"])
@@ -432,7 +444,36 @@ def export_engine_file(model, engine, directory, calibration, stamp):
             rewrite=engine != "onnx-int8-unfused",
         )
     print(f"  exported {path} in {time.perf_counter() - started:.0f} s")
-    _atomic_json(stamp_path, stamp)
+    _atomic_json(f"{path}.json", stamp)
+    return path
+
+
+def _export_child(args, engine, directory, calibration, stamp):
+    model, _ = build_model(stamp["preset"], args.load_weights, args.seed)
+    export_engine_file(model, engine, directory, calibration, stamp)
+
+
+def export_in_fresh_process(args, engine, directory, calibration, stamp):
+    """`export_engine_file` in a process of its own, with the same model.
+
+    The converters keep memory after each export: the exports of a ViT-B in
+    one process outgrew 24 GB (killed at the sixth, res128's first ONNX).
+    """
+    import multiprocessing
+
+    path = engine_file_path(engine, directory)
+    if not path or _is_current(path, stamp):
+        return path
+    process = multiprocessing.get_context("spawn").Process(
+        target=_export_child, args=(args, engine, directory, calibration, stamp)
+    )
+    process.start()
+    process.join()
+    if process.exitcode != 0 or not _is_current(path, stamp):
+        raise RuntimeError(
+            f"Exporting {engine} of {stamp['preset']} failed (exit code "
+            f"{process.exitcode})"
+        )
     return path
 
 
@@ -562,7 +603,7 @@ def bench_preset(preset, args, engine_names, sequences, cache):
     geometry = geometry_of(model)
     specs = {}
     for name in engine_names:
-        path = export_engine_file(model, name, directory, calibration, stamp)
+        path = export_in_fresh_process(args, name, directory, calibration, stamp)
         if ENGINES[name][0] == "torch":
             path = os.path.join(directory, "torch_state.npz")
             if not os.path.isfile(path):
