@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 import tensorflow as tf
+from tqdm import tqdm
 
 from keras_loretrack import LoReTrack
 from keras_loretrack.models.cost import count_macs
@@ -83,7 +84,10 @@ def main():
     unknown = [n for n in names if n not in PRESETS]
     if unknown:
         parser.error(f"unknown presets {unknown}; known: {sorted(PRESETS)}")
-    rows = [time_preset(n, args.repeats, args.warmup, args.jit_compile) for n in names]
+    rows = [
+        time_preset(n, args.repeats, args.warmup, args.jit_compile)
+        for n in tqdm(names, desc="presets")
+    ]
     table = to_markdown(rows, args)
     print(table)
     os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
