@@ -27,6 +27,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from keras_loretrack import LoReTrack
+from keras_loretrack.atomic_files import write_text
 from keras_loretrack.models.loretrack_distiller import LoReTrackDistiller
 from keras_loretrack.training import build_optimizer
 
@@ -186,11 +187,7 @@ def main():
     rows, student, teacher = measure(args)
     table = to_markdown(rows, student, teacher, args, load)
     print(table)
-    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
-    temporary = f"{args.output}.tmp"
-    with open(temporary, "w", encoding="utf-8") as f:
-        f.write(table)
-    os.replace(temporary, args.output)
+    write_text(args.output, table)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from keras_loretrack import LoReTrack
+from keras_loretrack.atomic_files import write_text
 from keras_loretrack.models.cost import count_macs
 from keras_loretrack.models.loretrack_presets import PRESETS
 
@@ -90,11 +91,7 @@ def main():
     ]
     table = to_markdown(rows, args)
     print(table)
-    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
-    tmp = f"{args.output}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(table)
-    os.replace(tmp, args.output)
+    write_text(args.output, table)
 
 
 if __name__ == "__main__":

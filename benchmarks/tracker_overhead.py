@@ -22,6 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_loretrack.atomic_files import write_text
 from keras_loretrack.data.crops import normalize, sample_target
 from keras_loretrack.evaluation import Sequence
 from keras_loretrack.tracking import Tracker, postprocess
@@ -177,11 +178,7 @@ def main():
         parser.error(f"no frames left to time after {args.warmup} warm-up frames")
     table = to_markdown(args, sequence, shape, engine, rows, count)
     print(table)
-    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
-    tmp = f"{args.output}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(table)
-    os.replace(tmp, args.output)
+    write_text(args.output, table)
 
 
 if __name__ == "__main__":

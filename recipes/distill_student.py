@@ -48,16 +48,18 @@ from keras_loretrack.data.pipeline import steps_per_epoch  # noqa: E402
 from keras_loretrack.models.loretrack_distiller import LoReTrackDistiller  # noqa: E402
 from keras_loretrack.training import (  # noqa: E402
     add_training_arguments,
-    build_optimizer,
     load_sources,
     make_strategy,
     prepare_output,
     resume,
-    scaled_learning_rate,
     set_precision,
     start_from_mae,
 )
-from keras_loretrack.training.run import fit_from_sources, make_parser  # noqa: E402
+from keras_loretrack.training.run import (  # noqa: E402
+    fit_from_sources,
+    make_parser,
+    optimizer_from_arguments,
+)
 from keras_loretrack.training.tracker_training import (  # noqa: E402
     check_batch_size,
     evaluate_and_save,
@@ -141,15 +143,8 @@ decay, global-norm clipping, step decay at 80% of the epochs.
 """
 with strategy.scope():
     distiller.compile(
-        optimizer=build_optimizer(
-            student.backbone.trainable_variables,
-            learning_rate=args.learning_rate or scaled_learning_rate(args.batch_size),
-            epochs=args.epochs,
-            steps_per_epoch=steps,
-            backbone_multiplier=args.backbone_multiplier,
-            weight_decay=args.weight_decay,
-            global_clipnorm=args.clipnorm or None,
-            decay_epoch=args.decay_epoch,
+        optimizer=optimizer_from_arguments(
+            student.backbone.trainable_variables, args, steps
         ),
         jit_compile=args.jit_compile,
     )

@@ -57,9 +57,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import argparse  # noqa: E402
 import json  # noqa: E402
 import shlex  # noqa: E402
-import shutil  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 
 import keras  # noqa: E402
@@ -67,6 +65,11 @@ import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from keras_loretrack import LoReTrack  # noqa: E402
+from keras_loretrack.atomic_files import (  # noqa: E402
+    atomic_output,
+    write_json,
+    write_text,
+)
 from keras_loretrack.data.crops import IMAGENET_MEAN as MEAN  # noqa: E402
 from keras_loretrack.data.crops import IMAGENET_STD as STD  # noqa: E402
 from keras_loretrack.data.pipeline import (  # noqa: E402
@@ -190,34 +193,13 @@ def parse_arguments(argv=None):
 
 
 """
-## Atomic outputs
+## Run records
 """
-
-
-def write_json(path, payload):
-    """Writes JSON through a temporary file renamed into place."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    temporary = path + ".tmp"
-    with open(temporary, "w", encoding="utf-8") as f:
-        json.dump(payload, f, indent=2)
-    os.replace(temporary, path)
 
 
 def read_json(path):
     with open(path, encoding="utf-8") as f:
         return json.load(f)
-
-
-def save_preset_atomically(model, directory):
-    """`save_to_preset` into a temporary folder renamed into place."""
-    parent = os.path.dirname(os.path.abspath(directory))
-    os.makedirs(parent, exist_ok=True)
-    temporary = tempfile.mkdtemp(prefix=".tmp-preset-", dir=parent)
-    model.save_to_preset(temporary)
-    os.chmod(temporary, 0o755)  # mkdtemp's 0700 would travel into the package
-    if os.path.isdir(directory):
-        shutil.rmtree(directory)
-    os.replace(temporary, directory)
 
 
 """
@@ -244,14 +226,13 @@ def build_pairs(path, dataset, count, desc):
             searches.append(to_uint8(inputs["search"].numpy()))
             boxes.append(targets["box"].numpy())
             bar.update(len(boxes[-1]))
-    temporary = path + ".tmp.npz"
-    np.savez(
-        temporary,
-        template=np.concatenate(templates),
-        search=np.concatenate(searches),
-        box=np.concatenate(boxes),
-    )
-    os.replace(temporary, path)
+    with atomic_output(path) as temporary:
+        np.savez(
+            temporary,
+            template=np.concatenate(templates),
+            search=np.concatenate(searches),
+            box=np.concatenate(boxes),
+        )
 
 
 def prepare_data(budget, teacher, data_dir):
@@ -370,7 +351,7 @@ def fit_run(model, trained, train, val, budget, steps, run_dir, label):
         verbose=2,
     )
     seconds = time.perf_counter() - start
-    save_preset_atomically(trained, os.path.join(run_dir, "preset"))
+    trained.save_to_preset(os.path.join(run_dir, "preset"))
     write_json(
         os.path.join(run_dir, "history.json"),
         {
@@ -595,10 +576,9 @@ def plot_curves(runs, path):
         axis.set_xlabel("epoch")
     axes[0].legend(fontsize=7)
     figure.tight_layout()
-    temporary = path + ".tmp.png"
-    figure.savefig(temporary, dpi=90)
+    with atomic_output(path) as temporary:
+        figure.savefig(temporary, dpi=90)
     plt.close(figure)
-    os.replace(temporary, path)
 
 
 def write_report(args, budget, runs, evaluations, path, command):
@@ -738,11 +718,7 @@ def write_report(args, budget, runs, evaluations, path, command):
             "",
         ]
     )
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    temporary = path + ".tmp"
-    with open(temporary, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(temporary, path)
+    write_text(path, text)
     print(text)
 
 
@@ -764,7 +740,7 @@ def ship(runs, output):
         source = os.path.join(output, "runs", run, "preset")
         target = os.path.join(PACKAGED_PRESETS_DIR, preset)
         # Reloading drops the optimizer state a compiled model's weights carry.
-        save_preset_atomically(LoReTrack.from_preset(source), target)
+        LoReTrack.from_preset(source).save_to_preset(target)
         print(f"shipped {run} as {preset} -> {target}")
 
 
@@ -836,7 +812,7 @@ def main(argv=None):
         if not run_done(random_dir):
             keras.utils.set_random_seed(0)
             untrained = LoReTrack.from_preset(args.student_preset, load_weights=False)
-            save_preset_atomically(untrained, os.path.join(random_dir, "preset"))
+            untrained.save_to_preset(os.path.join(random_dir, "preset"))
             write_json(
                 os.path.join(random_dir, "history.json"),
                 {"history": {"val_iou": [float("nan")]}, "train_seconds": 0.0},

@@ -9,6 +9,8 @@ import sys
 import time
 import warnings
 
+from keras_loretrack.atomic_files import write_json, write_text
+
 DESCRIPTION = """\
 For each preset x engine: median and p90 ms of the model call and of the whole tracker
 step, fps, file MB, peak RSS, and fidelity to the Keras float32 model: the largest
@@ -395,13 +397,6 @@ def peak_rss_mb(spec, threads, sample):
 # === Exports ===
 
 
-def _atomic_json(path, value):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(value, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
-
-
 def engine_file_path(engine, directory):
     """Where `engine`'s exported file goes ("" for keras / torch, which need none)."""
     kind = ENGINES[engine][0]
@@ -444,7 +439,7 @@ def export_engine_file(model, engine, directory, calibration, stamp):
             rewrite=engine != "onnx-int8-unfused",
         )
     print(f"  exported {path} in {time.perf_counter() - started:.0f} s")
-    _atomic_json(f"{path}.json", stamp)
+    write_json(f"{path}.json", stamp, indent=1, sort_keys=True)
     return path
 
 
@@ -823,13 +818,9 @@ def run(args):
         else:
             print(f"{preset}: exporting and measuring {len(engine_names)} engines")
             bench_preset(preset, args, engine_names, sequences, cache)
-            _atomic_json(cache_path, cache)
+            write_json(cache_path, cache, indent=1, sort_keys=True)
         rows.extend(cache[k] for k in keys)
     table = to_markdown(rows, args, sequences)
     print(table)
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    tmp = f"{args.output}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(table)
-    os.replace(tmp, args.output)
+    write_text(args.output, table)
     return 0

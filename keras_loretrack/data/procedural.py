@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from keras_loretrack.atomic_files import atomic_output
 from keras_loretrack.evaluation.annotations import write_boxes
 from keras_loretrack.evaluation.sequence import Sequence
 
@@ -910,10 +911,8 @@ def write_sequence(sequence, folder, quality=95, invisible_as_nan=True):
         ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:
             raise RuntimeError(f"Could not encode frame {index} of {sequence.name}")
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "wb") as f:
+        with atomic_output(path) as tmp, open(tmp, "wb") as f:
             f.write(encoded.tobytes())
-        os.replace(tmp, path)
     boxes = sequence.ground_truth.copy()
     if invisible_as_nan and sequence.visible is not None:
         boxes[~sequence.visible] = np.nan

@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from keras_loretrack.atomic_files import atomic_output, write_text
 from keras_loretrack.evaluation import metrics
 from keras_loretrack.evaluation.results import (
     has_result,
@@ -212,18 +213,10 @@ def format_table(report):
     return "\n".join([title, "", line(header), rule] + [line(r) for r in rows])
 
 
-def _atomic_write_text(path, text):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def write_json(path, report):
     """Writes the report as JSON, atomically."""
     path = os.fspath(path)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    _atomic_write_text(path, json.dumps(report, indent=2, allow_nan=False) + "\n")
+    write_text(path, json.dumps(report, indent=2, allow_nan=False) + "\n")
     return path
 
 
@@ -277,9 +270,8 @@ def plot_curves(report, output_dir):
         axes.grid(True, linestyle=":")
         axes.legend(loc="lower left" if curve == "success" else "lower right")
         path = os.path.join(output_dir, f"{stem}.png")
-        tmp = f"{path}.tmp-{os.getpid()}"
-        figure.savefig(tmp, format="png")
-        os.replace(tmp, path)
+        with atomic_output(path) as tmp:
+            figure.savefig(tmp, format="png")
         paths.append(path)
     return paths
 
@@ -293,7 +285,7 @@ def write_report(report, output_dir, plots=True):
     output_dir = os.fspath(output_dir)
     os.makedirs(output_dir, exist_ok=True)
     table_path = os.path.join(output_dir, "table.md")
-    _atomic_write_text(table_path, format_table(report) + "\n")
+    write_text(table_path, format_table(report) + "\n")
     return {
         "json": write_json(os.path.join(output_dir, "report.json"), report),
         "table": table_path,

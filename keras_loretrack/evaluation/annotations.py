@@ -5,6 +5,8 @@ import re
 
 import numpy as np
 
+from keras_loretrack.atomic_files import atomic_output
+
 _SEPARATORS = re.compile(r"[,\t ]+")
 
 
@@ -54,8 +56,7 @@ def read_boxes(path, columns=4, allow_nan=True):
 
 def write_boxes(path, boxes, delimiter=",", fmt="%.4f"):
     """Writes boxes atomically: a temporary file renamed into place."""
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    np.savetxt(tmp, np.asarray(boxes, dtype=np.float64), delimiter=delimiter, fmt=fmt)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        np.savetxt(
+            tmp, np.asarray(boxes, dtype=np.float64), delimiter=delimiter, fmt=fmt
+        )

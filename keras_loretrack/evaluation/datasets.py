@@ -25,9 +25,8 @@ import re
 import numpy as np
 
 from keras_loretrack.evaluation.annotations import read_boxes
-from keras_loretrack.evaluation.sequence import Sequence
+from keras_loretrack.evaluation.sequence import Sequence, image_files
 
-_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 _LABEL_SEPARATORS = re.compile(r"[,\s]+")
 
 
@@ -263,16 +262,6 @@ def _read_labels(path, count):
     return np.asarray(values, dtype=np.int64)
 
 
-def _list_images(folder):
-    _require_dir(folder, "Frame folder")
-    names = sorted(
-        f for f in os.listdir(folder) if f.lower().endswith(_IMAGE_EXTENSIONS)
-    )
-    if not names:
-        raise FileNotFoundError(f"No image files in frame folder {folder}")
-    return [os.path.join(folder, n) for n in names]
-
-
 def _numbered_frames(folder, first, last, digits, ext="jpg"):
     return [
         os.path.join(folder, f"{index:0{digits}d}.{ext}")
@@ -400,7 +389,7 @@ def _got10k_sequence(root, split, name):
     if resolution is not None:
         attributes["resolution"] = resolution
     if split == "test":
-        frames = _list_images(folder)
+        frames = image_files(folder)
         if len(ground_truth) != 1:
             raise ValueError(
                 f"{gt_path}: the GOT-10k test split annotates only the first "
@@ -445,7 +434,7 @@ def _trackingnet_sequence(root, split, name):
     ground_truth = read_boxes(gt_path)
     folder = os.path.join(root, split, "frames", name)
     if len(ground_truth) == 1:
-        count = len(_list_images(folder))
+        count = len(image_files(folder))
     else:
         _require_dir(folder, f"TrackingNet frame folder of {name!r}")
         count = len(ground_truth)
@@ -580,7 +569,7 @@ def _nfs_sequence(root, name):
     base = os.path.join(root, name, "30")
     gt_path = os.path.join(base, f"{name}.txt")
     ground_truth = _read_nfs_boxes(gt_path)
-    frames = _list_images(os.path.join(base, name))
+    frames = image_files(os.path.join(base, name))
     # Some 30 fps folders carry the 240 fps annotation (8 rows per frame), and
     # some differ from the frame count by one: the NfS toolkit's own fix-ups.
     if (

@@ -22,6 +22,7 @@ import typing
 
 import numpy as np
 
+from keras_loretrack.atomic_files import atomic_output
 from keras_loretrack.evaluation.annotations import read_boxes, write_boxes
 
 LAYOUTS = ("pytracking", "got10k")
@@ -79,10 +80,8 @@ def has_result(directory, sequence_name, layout="pytracking"):
 
 
 def _write_column(path, values, fmt):
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    np.savetxt(tmp, np.asarray(values, dtype=np.float64).reshape(-1), fmt=fmt)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        np.savetxt(tmp, np.asarray(values, dtype=np.float64).reshape(-1), fmt=fmt)
 
 
 def _read_column(path, count):

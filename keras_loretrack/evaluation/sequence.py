@@ -2,10 +2,50 @@
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Iterator
 
 import cv2
 import numpy as np
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(name):
+    """Sort key comparing digit runs as numbers: frame2 < frame10."""
+    return [
+        (0, int(part), "") if part.isdigit() else (1, 0, part.lower())
+        for part in _DIGITS.split(name)
+        if part
+    ]
+
+
+def image_files(folder):
+    """The image files of a frame folder, in natural order.
+
+    Hidden files (a write in progress, macOS `._` companions) are skipped.
+
+    Raises:
+        FileNotFoundError: the folder is missing or holds no image files.
+    """
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"Frame folder not found: {folder}")
+    names = sorted(
+        (
+            n
+            for n in os.listdir(folder)
+            if n.lower().endswith(IMAGE_EXTENSIONS) and not n.startswith(".")
+        ),
+        key=natural_key,
+    )
+    if not names:
+        raise FileNotFoundError(
+            f"No image files ({', '.join(IMAGE_EXTENSIONS)}) in {folder}"
+        )
+    return [os.path.join(folder, n) for n in names]
 
 
 def read_rgb(path):
@@ -124,13 +164,7 @@ class Sequence:
         image_dir = os.path.join(folder, "img")
         if not os.path.isdir(image_dir):
             raise FileNotFoundError(f"No img/ folder in sequence folder {folder}")
-        frames = sorted(
-            os.path.join(image_dir, f)
-            for f in os.listdir(image_dir)
-            if f.lower().endswith((".jpg", ".jpeg", ".png", ".bmp"))
-        )
-        if not frames:
-            raise FileNotFoundError(f"No image files in {image_dir}")
+        frames = image_files(image_dir)
         ground_truth = read_boxes(os.path.join(folder, "groundtruth_rect.txt"))
         return cls(
             name=name or os.path.basename(os.path.normpath(folder)),

@@ -29,7 +29,7 @@ import tempfile
 
 import numpy as np
 
-from keras_loretrack.export.files import atomic_output
+from keras_loretrack.atomic_files import atomic_output
 from keras_loretrack.export.metadata import (
     INPUT_NAMES,
     METADATA_KEY,

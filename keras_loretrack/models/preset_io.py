@@ -252,6 +252,9 @@ def save_preset(model, preset_dir):
         }
         with open(os.path.join(staging, METADATA_FILE), "w", encoding="utf-8") as f:
             json.dump(metadata, f, indent=2)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)  # not mkdtemp's 0700
         if os.path.isdir(preset_dir):
             shutil.rmtree(preset_dir)
         os.replace(staging, preset_dir)

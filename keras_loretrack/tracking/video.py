@@ -5,49 +5,25 @@ Every source yields RGB uint8 frames (H, W, 3) and says how many frames it has
 """
 
 import os
-import re
 
 import cv2
 import numpy as np
 
-from keras_loretrack.evaluation.sequence import read_rgb
+from keras_loretrack.evaluation.sequence import image_files, read_rgb
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 BOX_COLOR = (0, 255, 0)
-
-_DIGITS = re.compile(r"(\d+)")
-
-
-def natural_key(name):
-    """Sort key comparing digit runs as numbers: frame2 < frame10."""
-    return [
-        (0, int(part), "") if part.isdigit() else (1, 0, part.lower())
-        for part in _DIGITS.split(name)
-        if part
-    ]
 
 
 class FolderFrames:
     """The image files of a folder, in natural order.
 
     Args:
-        folder: str. A folder holding image files (`IMAGE_EXTENSIONS`).
+        folder: str. A folder of image files (`sequence.IMAGE_EXTENSIONS`).
     """
 
     def __init__(self, folder):
-        folder = os.fspath(folder)
-        if not os.path.isdir(folder):
-            raise FileNotFoundError(f"Frame folder not found: {folder}")
-        names = sorted(
-            (n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS)),
-            key=natural_key,
-        )
-        if not names:
-            raise FileNotFoundError(
-                f"No image files ({', '.join(IMAGE_EXTENSIONS)}) in {folder}"
-            )
-        self.folder = folder
-        self.paths = [os.path.join(folder, n) for n in names]
+        self.folder = os.fspath(folder)
+        self.paths = image_files(self.folder)
         self.num_frames = len(self.paths)
         self.fps = None
 

@@ -14,6 +14,7 @@ from keras_loretrack.training.checkpointing import (
     latest_checkpoint,
     restore_checkpoint,
 )
+from keras_loretrack.training.optimizers import build_optimizer, scaled_learning_rate
 from keras_loretrack.training.scalar_logs import ScalarLogs
 from keras_loretrack.training.sources import load_sources
 from keras_loretrack.training.strategy import STRATEGIES, is_chief
@@ -116,6 +117,27 @@ def add_training_arguments(parser, epochs, batch_size, samples_per_epoch, data):
         "--mae", default=None, help="MAE ViT checkpoint (.pth) for the backbone"
     )
     return parser
+
+
+def optimizer_from_arguments(variables, args, steps):
+    """The recipe's AdamW from the optimisation flags of `add_training_arguments`.
+
+    Args:
+        variables: the backbone's trainable variables (their lr is scaled by
+            `--backbone-multiplier`).
+        args: parsed flags.
+        steps: int. Steps per epoch.
+    """
+    return build_optimizer(
+        variables,
+        learning_rate=args.learning_rate or scaled_learning_rate(args.batch_size),
+        epochs=args.epochs,
+        steps_per_epoch=steps,
+        backbone_multiplier=args.backbone_multiplier,
+        weight_decay=args.weight_decay,
+        global_clipnorm=args.clipnorm or None,
+        decay_epoch=args.decay_epoch,
+    )
 
 
 def prepare_output(output, resume):

@@ -4,17 +4,15 @@
 defaults and in what they are for; both run `train_tracker`.
 """
 
-import json
-import os
-
 import keras
 
+from keras_loretrack.atomic_files import write_json
 from keras_loretrack.data.pipeline import steps_per_epoch
 from keras_loretrack.models.loretrack import LoReTrack
 from keras_loretrack.training.evaluation import one_pass_evaluation
-from keras_loretrack.training.optimizers import build_optimizer, scaled_learning_rate
 from keras_loretrack.training.run import (
     fit_from_sources,
+    optimizer_from_arguments,
     prepare_output,
     resume,
     start_from_mae,
@@ -38,14 +36,6 @@ def check_batch_size(batch_size, strategy):
 def model_overrides(args):
     """`from_preset` overrides from the flags (drop-path)."""
     return {} if args.drop_path is None else {"drop_path_rate": args.drop_path}
-
-
-def write_json(path, payload):
-    """Writes JSON through a temporary file renamed into place."""
-    temporary = path + ".tmp"
-    with open(temporary, "w", encoding="utf-8") as f:
-        json.dump(payload, f, indent=2)
-    os.replace(temporary, path)
 
 
 def evaluate_and_save(model, args, paths, strategy, extra=None):
@@ -101,16 +91,8 @@ def train_tracker(args, default_data):
         if args.mae:
             print(start_from_mae(model, args.mae).summary())
         model.compile(
-            optimizer=build_optimizer(
-                model.backbone.trainable_variables,
-                learning_rate=args.learning_rate
-                or scaled_learning_rate(args.batch_size),
-                epochs=args.epochs,
-                steps_per_epoch=steps,
-                backbone_multiplier=args.backbone_multiplier,
-                weight_decay=args.weight_decay,
-                global_clipnorm=args.clipnorm or None,
-                decay_epoch=args.decay_epoch,
+            optimizer=optimizer_from_arguments(
+                model.backbone.trainable_variables, args, steps
             ),
             jit_compile=args.jit_compile,
         )

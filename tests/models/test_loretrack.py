@@ -1,4 +1,5 @@
 import json
+import os
 
 import h5py
 import keras
@@ -55,6 +56,11 @@ def test_preset_directory_round_trip(tiny, tmp_path):
     assert metadata["parameter_count"] == tiny.count_params()
     assert metadata["keras_version"] == keras.__version__
     outputs_equal(tiny, LoReTrack.from_preset(tmp_path / "preset"), inputs_for(tiny))
+    umask = os.umask(0)
+    os.umask(umask)
+    mode = (tmp_path / "preset").stat().st_mode & 0o777
+    assert mode == 0o777 & ~umask, oct(mode)  # readable by others, not mkdtemp's 0700
+    assert [p.name for p in tmp_path.iterdir()] == ["preset"]  # no staging left
 
 
 def test_keras_file_round_trip(tiny, tmp_path):

@@ -2,12 +2,12 @@ import cv2
 import numpy as np
 import pytest
 
+from keras_loretrack.evaluation.sequence import natural_key
 from keras_loretrack.tracking.video import (
     AnnotatedVideoWriter,
     CaptureFrames,
     FolderFrames,
     draw_box,
-    natural_key,
     open_frames,
 )
 
@@ -34,6 +34,8 @@ def write_frames(folder, names, size=(24, 32)):
 def test_folder_frames_natural_order_and_rgb(tmp_path):
     write_frames(tmp_path / "f", ["1.png", "2.png", "10.png"])
     (tmp_path / "f" / "notes.txt").write_text("not a frame")
+    # A write in progress (atomic_files) and a macOS companion file are hidden.
+    write_frames(tmp_path / "f", [".partial-x1.png", "._3.png"])
     source = FolderFrames(tmp_path / "f")
     assert len(source) == 3 and source.fps is None
     frames = list(source)

@@ -1,0 +1,55 @@
+"""Atomic writes: a temporary file next to the target, renamed onto it.
+
+A reader never sees a half-written file, and a job killed mid-write leaves the
+previous file (or none), so resuming it is safe.
+"""
+
+import contextlib
+import json
+import os
+import tempfile
+
+
+@contextlib.contextmanager
+def atomic_output(path):
+    """Yields a temporary path in `path`'s folder; renames it onto `path` on success.
+
+    The folder is created if needed. The temporary file keeps `path`'s
+    extension (writers such as `np.savez` or `savefig` choose the format by
+    it) and is removed if the block raises. The result gets the usual
+    permissions (0666 minus the umask), not `mkstemp`'s 0600.
+
+    Example:
+    ```python
+    with atomic_output("model.onnx") as tmp:
+        onnx.save(proto, tmp)
+    ```
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    suffix = os.path.splitext(path)[1]
+    handle, tmp = tempfile.mkstemp(prefix=".partial-", suffix=suffix, dir=directory)
+    os.close(handle)
+    try:
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_text(path, text):
+    """Writes `text` (UTF-8) to `path` atomically."""
+    with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def write_json(path, payload, **dump_options):
+    """Writes `payload` as JSON (indent 2 unless given) to `path` atomically."""
+    dump_options.setdefault("indent", 2)
+    with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        json.dump(payload, f, **dump_options)
