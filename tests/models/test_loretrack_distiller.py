@@ -24,25 +24,14 @@ def tiny_pair(student_size=32, **student_overrides):
     return student, teacher
 
 
-def batch(size=4, seed=0):
-    rng = np.random.default_rng(seed)
-    x = {
-        "template": rng.normal(size=(size, 32, 32, 3)).astype("float32"),
-        "search": rng.normal(size=(size, 64, 64, 3)).astype("float32"),
-    }
-    center, extent = rng.uniform(0.3, 0.7, (size, 2)), rng.uniform(0.1, 0.4, (size, 2))
-    box = np.concatenate([center - extent / 2, center + extent / 2], -1)
-    return x, {"box": box.astype("float32")}
-
-
-def test_distillation_overfits_one_batch_and_only_the_student_learns():
+def test_distillation_overfits_one_batch_and_only_the_student_learns(tiny_batch):
     keras.utils.set_random_seed(0)
     student, teacher = tiny_pair()
     distiller = LoReTrackDistiller(student, teacher)
     assert not teacher.trainable
     assert len(distiller.trainable_variables) == len(student.trainable_variables)
     distiller.compile(optimizer=keras.optimizers.Adam(2e-3))
-    x, y = batch()
+    x, y = tiny_batch()
     teacher_before = [w.numpy().copy() for w in teacher.weights]
     student_before = [w.numpy().copy() for w in student.trainable_weights]
     history = distiller.fit(x, y, batch_size=4, epochs=25, verbose=0).history
@@ -62,7 +51,7 @@ def test_distillation_overfits_one_batch_and_only_the_student_learns():
     assert all(changed)
 
 
-def test_distillation_terms_alone_fall():
+def test_distillation_terms_alone_fall(tiny_batch):
     keras.utils.set_random_seed(1)
     student, teacher = tiny_pair()
     distiller = LoReTrackDistiller(
@@ -75,18 +64,18 @@ def test_distillation_terms_alone_fall():
         qkv_weight=1.0,
     )
     distiller.compile(optimizer=keras.optimizers.Adam(3e-3), run_eagerly=True)
-    x, y = batch()
+    x, y = tiny_batch()
     history = distiller.fit(x, y, batch_size=4, epochs=8, verbose=0).history
     for name in ("loss", "disc", "qkv"):
         assert np.mean(history[name][-2:]) < 0.7 * history[name][0], name
 
 
-def test_losses_are_the_weighted_sum_of_the_public_terms():
+def test_losses_are_the_weighted_sum_of_the_public_terms(tiny_batch):
     student, teacher = tiny_pair()
     distiller = LoReTrackDistiller(
         student, teacher, qkv_blocks=(0, -1), disc_weight=0.3, qkv_weight=0.2
     )
-    x, y = batch(seed=1)
+    x, y = tiny_batch(seed=1)
     student_outputs = student.distillation_model((0, 1))(
         distiller.student_inputs(x), training=False
     )
@@ -121,10 +110,10 @@ def test_losses_are_the_weighted_sum_of_the_public_terms():
         np.testing.assert_allclose(float(got[key]), float(track[key]), rtol=1e-6)
 
 
-def test_student_sees_the_teacher_crops_resized_like_cv2_linear():
+def test_student_sees_the_teacher_crops_resized_like_cv2_linear(tiny_batch):
     student, teacher = tiny_pair()
     distiller = LoReTrackDistiller(student, teacher)
-    x, _ = batch(size=2)
+    x, _ = tiny_batch(size=2)
     resized = distiller.student_inputs(x)
     for name, size in (("template", 16), ("search", 32)):
         want = np.stack(
@@ -144,17 +133,17 @@ def test_student_sees_the_teacher_crops_resized_like_cv2_linear():
     )
 
 
-def test_qkv_off_and_evaluate():
+def test_qkv_off_and_evaluate(tiny_batch):
     student, teacher = tiny_pair()
     distiller = LoReTrackDistiller(student, teacher, qkv_blocks=())
     distiller.compile(optimizer="adam")
-    x, y = batch()
+    x, y = tiny_batch()
     result = distiller.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
     assert result["qkv"] == 0.0
     assert np.isfinite(result["loss"]) and 0.0 <= result["iou"] <= 1.0
 
 
-def test_config_round_trip_and_saving(tmp_path):
+def test_config_round_trip_and_saving(tmp_path, tiny_batch):
     student, teacher = tiny_pair()
     distiller = LoReTrackDistiller(
         student, teacher, qkv_blocks=(0,), temperature=2.0, disc_inside_weight=0.75
@@ -166,7 +155,7 @@ def test_config_round_trip_and_saving(tmp_path):
     assert restored.student.search_size == 32 and restored.teacher.search_size == 64
     assert restored.temperature == 2.0 and restored.block_pairs == [(0, 0)]
 
-    x, _ = batch(size=1)
+    x, _ = tiny_batch(size=1)
     path = tmp_path / "distiller.keras"
     distiller.save(path)
     loaded = keras.models.load_model(path)
@@ -188,7 +177,7 @@ def test_config_round_trip_and_saving(tmp_path):
     )
 
 
-def test_errors_name_the_problem():
+def test_errors_name_the_problem(tiny_batch):
     student, teacher = tiny_pair()
     wide = LoReTrack.from_preset("mini_student", load_weights=False)
     with pytest.raises(ValueError, match="same hidden_dim .* got 96 and 32"):
@@ -198,7 +187,7 @@ def test_errors_name_the_problem():
     with pytest.raises(ValueError, match=r"student's blocks 0..1 .* got 5"):
         LoReTrackDistiller(student, teacher, qkv_blocks=(5,))
     distiller = LoReTrackDistiller(student, teacher)
-    x, _ = batch(size=1)
+    x, _ = tiny_batch(size=1)
     with pytest.raises(ValueError, match=r"teacher's resolution 64x64, got \(32, 32\)"):
         distiller.student_inputs({"template": x["template"], "search": x["template"]})
     with pytest.raises(ValueError, match="keys \\['search', 'template'\\]"):

@@ -7,18 +7,7 @@ from keras_loretrack.losses import tracking_loss
 from keras_loretrack.training import build_optimizer
 
 
-def batch(size=4, seed=0):
-    rng = np.random.default_rng(seed)
-    x = {
-        "template": rng.normal(size=(size, 32, 32, 3)).astype("float32"),
-        "search": rng.normal(size=(size, 64, 64, 3)).astype("float32"),
-    }
-    center, extent = rng.uniform(0.3, 0.7, (size, 2)), rng.uniform(0.1, 0.4, (size, 2))
-    box = np.concatenate([center - extent / 2, center + extent / 2], -1)
-    return x, {"box": box.astype("float32")}
-
-
-def test_loretrack_fits_on_the_tracking_loss():
+def test_loretrack_fits_on_the_tracking_loss(tiny_batch):
     keras.utils.set_random_seed(0)
     model = LoReTrack.from_preset("tiny_test", load_weights=False)
     model.compile(
@@ -30,7 +19,7 @@ def test_loretrack_fits_on_the_tracking_loss():
             global_clipnorm=None,
         )
     )
-    x, y = batch()
+    x, y = tiny_batch()
     history = model.fit(x, y, batch_size=4, epochs=20, verbose=0).history
     assert sorted(history) == ["focal", "giou", "iou", "l1", "loss"]
     for name in ("loss", "focal", "giou", "l1"):
@@ -47,9 +36,9 @@ def test_loretrack_fits_on_the_tracking_loss():
         np.testing.assert_allclose(result[key], float(want[key]), rtol=1e-5)
 
 
-def test_loss_needs_boxes():
+def test_loss_needs_boxes(tiny_batch):
     model = LoReTrack.from_preset("tiny_test", load_weights=False)
-    x, y = batch(size=1)
+    x, y = tiny_batch(size=1)
     outputs = model(x)
     with pytest.raises(ValueError, match="needs targets"):
         model.compute_loss(x, None, outputs)
