@@ -10,6 +10,13 @@ import os
 import tempfile
 
 
+def current_umask():
+    """The process's file-creation mask (reading it means setting it back)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
 @contextlib.contextmanager
 def atomic_output(path):
     """Yields a temporary path in `path`'s folder; renames it onto `path` on success.
@@ -33,9 +40,7 @@ def atomic_output(path):
     os.close(handle)
     try:
         yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

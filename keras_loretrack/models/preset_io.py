@@ -17,6 +17,7 @@ import tempfile
 import keras
 import numpy as np
 
+from keras_loretrack.atomic_files import current_umask
 from keras_loretrack.models.loretrack_presets import PRESETS
 from keras_loretrack.models.position_regrid import regrid_position_table
 from keras_loretrack.version import __version__
@@ -252,9 +253,7 @@ def save_preset(model, preset_dir):
         }
         with open(os.path.join(staging, METADATA_FILE), "w", encoding="utf-8") as f:
             json.dump(metadata, f, indent=2)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(staging, 0o777 & ~umask)  # not mkdtemp's 0700
+        os.chmod(staging, 0o777 & ~current_umask())  # not mkdtemp's 0700
         if os.path.isdir(preset_dir):
             shutil.rmtree(preset_dir)
         os.replace(staging, preset_dir)

@@ -18,7 +18,7 @@ class FolderFrames:
     """The image files of a folder, in natural order.
 
     Args:
-        folder: str. A folder of image files (`sequence.IMAGE_EXTENSIONS`).
+        folder: str. A folder of image files (see `evaluation.sequence.image_files`).
     """
 
     def __init__(self, folder):
