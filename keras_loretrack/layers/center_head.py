@@ -1,11 +1,19 @@
 """OSTrack's center head: score, offset and size maps from search features."""
 
+import math
+
 import keras
 from keras import ops
 
 BRANCHES = ("ctr", "offset", "size")
 BRANCH_OUTPUTS = {"ctr": 1, "offset": 2, "size": 2}
 SIGMOID_CLIP = 1e-4
+# Initial score-map bias: every location starts at probability 0.01 (the
+# focal-loss prior of RetinaNet and CenterNet), so training from scratch does
+# not spend its first steps undoing a 0.5 score on every background cell.
+# Loaded checkpoints overwrite it.
+SCORE_PRIOR = 0.01
+SCORE_PRIOR_BIAS = math.log(SCORE_PRIOR / (1.0 - SCORE_PRIOR))
 
 
 def clipped_sigmoid(x):
@@ -48,6 +56,7 @@ class CenterHead(keras.layers.Layer):
     Each branch is 4 × [Conv 3x3 → BatchNorm → ReLU] with `channels`, then a
     1x1 conv to 1 (ctr), 2 (offset x, y) or 2 (size w, h) channels. Score and
     size pass through a sigmoid clipped to [1e-4, 1 - 1e-4]; offset stays raw.
+    The score conv's bias starts at `SCORE_PRIOR_BIAS` (score 0.01).
 
     Args:
         channels: tuple of int. Widths of the four conv stages.
@@ -89,6 +98,9 @@ class CenterHead(keras.layers.Layer):
             output = keras.layers.Conv2D(
                 BRANCH_OUTPUTS[branch],
                 1,
+                bias_initializer=keras.initializers.Constant(
+                    SCORE_PRIOR_BIAS if branch == "ctr" else 0.0
+                ),
                 dtype=self.dtype_policy,
                 name=f"{branch}_output",
             )
