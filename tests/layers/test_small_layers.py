@@ -11,6 +11,7 @@ from keras_loretrack.layers import (
     decode_boxes,
     gelu_erf,
 )
+from keras_loretrack.layers.center_head import SCORE_PRIOR
 
 
 def test_gelu_erf_equals_exact_gelu():
@@ -80,6 +81,16 @@ def test_center_head_ranges_and_config_round_trip():
     clone.build(features.shape)
     clone.set_weights(head.get_weights())
     np.testing.assert_array_equal(clone(features)["size_map"], out["size_map"])
+
+
+def test_center_head_score_starts_at_focal_prior():
+    head = CenterHead(channels=(8, 8, 4, 4))
+    # Zero features: every conv stage outputs its bias, so the score is the prior.
+    out = head(np.zeros((1, 4, 4, 6), "float32"))
+    score = keras.ops.convert_to_numpy(out["score_map"])
+    np.testing.assert_allclose(score, SCORE_PRIOR, rtol=1e-4)
+    size = keras.ops.convert_to_numpy(out["size_map"])
+    np.testing.assert_allclose(size, 0.5, rtol=1e-4)
 
 
 def test_transformer_block_config_round_trip():
