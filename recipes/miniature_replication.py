@@ -79,14 +79,13 @@ from keras_loretrack.data.pipeline import (  # noqa: E402
     make_validation_dataset,
 )
 from keras_loretrack.data.procedural import make_sequence  # noqa: E402
-from keras_loretrack.evaluation.datasets import get_dataset  # noqa: E402
+from keras_loretrack.evaluation.datasets import get_dataset, limit_frames  # noqa: E402
 from keras_loretrack.evaluation.metrics import (  # noqa: E402
     sequence_curves,
     sequence_errors,
     summarize,
 )
 from keras_loretrack.evaluation.runner import track_sequence  # noqa: E402
-from keras_loretrack.evaluation.sequence import Sequence  # noqa: E402
 from keras_loretrack.models.cost import count_macs  # noqa: E402
 from keras_loretrack.models.loretrack_distiller import LoReTrackDistiller  # noqa: E402
 from keras_loretrack.models.preset_io import PACKAGED_PRESETS_DIR  # noqa: E402
@@ -465,28 +464,18 @@ the procedural set (frame decoding excluded).
 """
 
 
-def in_memory(sequence, num_frames=None):
-    count = len(sequence) if num_frames is None else min(num_frames, len(sequence))
-    frames = [sequence.frame(i) for i in range(count)]
-    return Sequence(
-        name=sequence.name,
-        frames=lambda i: frames[i],
-        ground_truth=np.asarray(sequence.ground_truth)[:count],
-        visible=None if sequence.visible is None else sequence.visible[:count],
-        dataset=sequence.dataset,
-        num_frames=count,
-    )
-
-
 def test_sets(args, budget):
     procedural = [
-        in_memory(make_sequence(SEED_RANGE_TEST + i, num_frames=budget["test_frames"]))
+        make_sequence(SEED_RANGE_TEST + i, num_frames=budget["test_frames"]).in_memory()
         for i in tqdm(range(budget["test_videos"]), desc="render test videos")
     ]
     sets = {"procedural": procedural}
     if os.path.isdir(args.sequences):
         real = get_dataset("folder", args.sequences)
-        sets["real"] = [in_memory(s, budget["real_frames"]) for s in real]
+        sets["real"] = [
+            limit_frames(sequence, budget["real_frames"]).in_memory()
+            for sequence in real
+        ]
     else:
         print(f"No real sequences at {args.sequences}; skipping them")
     return sets
@@ -529,6 +518,11 @@ def evaluate_run(run_dir, sets):
 """
 ## Report
 """
+
+
+def seed_spread(values):
+    """Sample standard deviation over seeds; 0 for a single run."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
 def mean_std(values):
@@ -627,10 +621,7 @@ def write_report(args, budget, runs, evaluations, path, command):
     verdict = "Not enough runs for a verdict."
     if plain and distilled:
         gap = np.mean(distilled) - np.mean(plain)
-        spread = max(
-            np.std(plain, ddof=1) if len(plain) > 1 else 0.0,
-            np.std(distilled, ddof=1) if len(distilled) > 1 else 0.0,
-        )
+        spread = max(seed_spread(plain), seed_spread(distilled))
         chance = suc("random")
         if chance and max(np.mean(plain), np.mean(distilled)) - np.mean(chance) < 5:
             verdict = (
@@ -668,13 +659,12 @@ def write_report(args, budget, runs, evaluations, path, command):
         if suc(variant)
     ]
     if plain and ablations:
-        spread = np.std(plain, ddof=1) if len(plain) > 1 else 0.0
         verdict += f" Ablations, procedural SUC (plain {np.mean(plain):.1f}): "
         verdict += "; ".join(
             f"{label} {np.mean(scores):.1f} "
             + (
                 "(ahead by more than twice the plain seed spread)"
-                if np.mean(scores) - np.mean(plain) > 2 * spread
+                if np.mean(scores) - np.mean(plain) > 2 * seed_spread(plain)
                 else "(not resolved from the plain student)"
             )
             for label, scores in ablations

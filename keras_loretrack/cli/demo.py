@@ -45,8 +45,8 @@ def add_parser(subparsers):
     return parser
 
 
-def track_clip(tracker, sequence, output_dir):
-    """Tracks one clip; writes `<name>.mp4` (annotated) and `<name>.txt` (boxes)."""
+def track_clip(tracker, clip, output_dir):
+    """Tracks a clip; writes `<name>.mp4` (annotated) and `<name>.txt` (boxes)."""
     import numpy as np
 
     from keras_loretrack.evaluation.annotations import write_boxes
@@ -58,15 +58,6 @@ def track_clip(tracker, sequence, output_dir):
     from keras_loretrack.evaluation.runner import track_sequence
     from keras_loretrack.tracking.video import AnnotatedVideoWriter, draw_box
 
-    images = [sequence.frame(i) for i in range(len(sequence))]
-    clip = type(sequence)(
-        name=sequence.name,
-        frames=lambda i: images[i],
-        ground_truth=sequence.ground_truth,
-        visible=sequence.visible,
-        dataset=sequence.dataset,
-        num_frames=len(images),
-    )
     result = track_sequence(tracker, clip)
     errors = sequence_errors(
         result["boxes"], clip.ground_truth, clip.visible, name=clip.name
@@ -75,7 +66,7 @@ def track_clip(tracker, sequence, output_dir):
     video = os.path.join(output_dir, f"{clip.name}.mp4")
     boxes = os.path.join(output_dir, f"{clip.name}.txt")
     with AnnotatedVideoWriter(video, fps=30.0) as writer:
-        for index, image in enumerate(images):
+        for index, image in enumerate(clip):
             if clip.visible is None or clip.visible[index]:
                 image = draw_box(
                     image, clip.ground_truth[index], color=GROUND_TRUTH_COLOR
@@ -87,7 +78,7 @@ def track_clip(tracker, sequence, output_dir):
         "name": clip.name,
         "auc": summary["auc"],
         "precision": summary["precision"],
-        "frames": len(images),
+        "frames": len(clip),
         "seconds": float(np.sum(result["times"][1:])),
         "video": video,
         "boxes": boxes,
@@ -123,14 +114,19 @@ def run_demo(
         raise ValueError(f"--clips must be at least 1, got {clips!r}")
     if seed < 0:
         raise ValueError(f"--seed must be >= 0, got {seed!r}")
-    sequences = procedural_dataset(clips, seed=seed, split="test", num_frames=frames)
+    sequences = [
+        sequence.in_memory()
+        for sequence in procedural_dataset(
+            clips, seed=seed, split="test", num_frames=frames
+        )
+    ]
     tracker = Tracker.from_preset(preset)
     # One warm-up frame so graph building is not counted in the fps.
     first = sequences[0]
     tracker.initialize(first.frame(0), first.init_box)
     tracker.track(first.frame(1))
     os.makedirs(output_dir, exist_ok=True)
-    results = [track_clip(tracker, sequence, output_dir) for sequence in sequences]
+    results = [track_clip(tracker, clip, output_dir) for clip in sequences]
     seconds = sum(r["seconds"] for r in results)
     tracked = sum(r["frames"] - 1 for r in results)
     return {

@@ -141,6 +141,18 @@ class Sequence:
         for index in range(self.num_frames):
             yield self.frame(index)
 
+    def in_memory(self):
+        """This sequence with every frame decoded (or rendered) once, up front.
+
+        For clips read more than once (tracked by several models, then drawn):
+        later reads are list lookups. Cut it first with
+        `evaluation.datasets.limit_frames` to keep only the first frames.
+        """
+        images = [self.frame(i) for i in range(len(self))]
+        return dataclasses.replace(
+            self, frames=lambda i: images[i], num_frames=len(images)
+        )
+
     @property
     def init_box(self):
         """The first frame's ground-truth box (x, y, w, h)."""

@@ -1,5 +1,6 @@
 """Dataset readers on fake trees of every layout (tiny images)."""
 
+import dataclasses
 import os
 
 import numpy as np
@@ -230,3 +231,23 @@ def test_limit_frames(lasot_root, got10k_root):
     assert limit_frames(test, 2).ground_truth.shape == (1, 4)
     val = limit_frames(get_dataset("got10k", got10k_root, "val")[0], 4)
     assert val.attributes["cover"].shape == (4,)
+
+
+def test_in_memory_reads_each_frame_once(sequences_dir):
+    sequence = limit_frames(
+        get_dataset("otb", sequences_dir).select(["Crossing"])[0], 4
+    )
+    reads = []
+
+    def counted(index):
+        reads.append(index)
+        return sequence.frame(index)
+
+    counting = dataclasses.replace(sequence, frames=counted, num_frames=4)
+    cached = counting.in_memory()
+    assert reads == [0, 1, 2, 3]
+    for index in (0, 3, 3):
+        np.testing.assert_array_equal(cached.frame(index), sequence.frame(index))
+    assert reads == [0, 1, 2, 3]
+    assert len(cached) == 4 and cached.name == sequence.name
+    np.testing.assert_array_equal(cached.ground_truth, sequence.ground_truth)
