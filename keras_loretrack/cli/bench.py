@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime
+import importlib.util
 import json
 import os
 import platform
@@ -10,21 +11,29 @@ import time
 import warnings
 
 from keras_loretrack.atomic_files import write_json, write_text
+from keras_loretrack.cli.machine_speed import (
+    int8_matmul_gmacs,
+    matmul_gflops,
+    transformer_matmul_shapes,
+)
 
 DESCRIPTION = """\
 For each preset x engine: median and p90 ms of the model call and of the whole tracker
 step, fps, file MB, peak RSS, and fidelity to the Keras float32 model: the largest
 absolute difference of each map on real crops, and the mean IoU of the tracker's boxes
-against the Keras float32 tracker's over every frame of the real sequences. All
-engines run in one process, round-robin in chunks of frames, so that the load of other
-processes falls on all of them alike; peak RSS comes from a separate process per
+against the Keras float32 tracker's over every frame of the real sequences. All engines
+run in one process, round-robin in chunks of frames, so that the load of other processes
+falls on all of them alike; each runtime waits for work as it does by default (ONNX
+Runtime's and OpenMP's workers spin), with a pause after each chunk that lets spinning
+workers go idle before the next engine runs; peak RSS comes from a separate process per
 engine. Engines: keras, tflite-fp32, tflite-fp16, tflite-dynamic, tflite-int8,
-tflite-int8-mixed, onnx, onnx-dynamic, onnx-int8, onnx-int8-unfused (no LayerNorm /
-GELU rewrites), torch-fp32 and torch-int8 (PyTorch dynamic int8 of the Linear layers;
-the reference network of tests/reference/torch_ostrack.py with the same weights, run
-from the repository root). Presets without weights get seeded, well-scaled random
-ones (keras_loretrack.export.randomize_weights). Exports and results are kept in
---work-dir, so an interrupted run resumes.
+tflite-int8-mixed, onnx, onnx-dynamic, onnx-int8, onnx-int8-unfused (no LayerNorm / GELU
+rewrites), onnx-dynamic-8bit and onnx-int8-8bit (8-bit instead of 7-bit weights),
+torch-fp32 and torch-int8 (PyTorch dynamic int8 of the Linear layers; the reference
+network of tests/reference/torch_ostrack.py with the same weights, run from the
+repository root). Presets without weights get seeded, well-scaled random ones
+(keras_loretrack.export.randomize_weights). Exports and results are kept in --work-dir,
+so an interrupted run resumes.
 """
 
 ENGINES = {
@@ -38,6 +47,8 @@ ENGINES = {
     "onnx-dynamic": ("onnx", "dynamic"),
     "onnx-int8": ("onnx", "int8"),
     "onnx-int8-unfused": ("onnx", "int8"),
+    "onnx-dynamic-8bit": ("onnx", "dynamic"),
+    "onnx-int8-8bit": ("onnx", "int8"),
     "torch-fp32": ("torch", None),
     "torch-int8": ("torch", "dynamic"),
 }
@@ -48,6 +59,10 @@ DEFAULT_ENGINES = (
 MAP_NAMES = ("score_map", "size_map", "offset_map")
 REFERENCE = "keras"
 CHUNK = 8
+# Seconds between two engines' chunks. ONNX Runtime's spinning workers slowed a
+# TFLite call made right after an ONNX Runtime call by 36 ms (res128); 0.1 s
+# later, not at all.
+SETTLE_SECONDS = 0.2
 FIDELITY_PAIRS = 32
 WARMUP_CALLS = 3
 
@@ -302,14 +317,11 @@ def open_engine(spec, threads, model=None):
     if kind == "onnx":
         from keras_loretrack.tracking.onnx_engine import OnnxEngine
 
-        # Spinning workers would steal the CPU from the next engine in the
-        # round-robin; every runtime here waits passively.
-        return OnnxEngine(spec.path, num_threads=threads, spin=False, name=spec.engine)
+        return OnnxEngine(spec.path, num_threads=threads, name=spec.engine)
     return TorchEngine(spec.path, spec.geometry, quantization == "dynamic", threads)
 
 
 def _configure_threads(threads):
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import tensorflow as tf
 
     try:
@@ -323,24 +335,6 @@ def _configure_threads(threads):
             f"keeps its thread pools instead of --threads {threads}",
             stacklevel=2,
         )
-
-
-def matmul_gflops(threads, size=1024, repeats=10):
-    """The machine's float32 matrix-multiply rate now (GFLOP/s, best of repeats).
-
-    On a shared virtual machine the speed of the same code drifts by tens of
-    percent over minutes; recording this rate with each run tells how fast the
-    machine was.
-    """
-    import tensorflow as tf
-
-    a = tf.random.normal((size, size))
-    best = float("inf")
-    for _ in range(repeats + 1):
-        start = time.perf_counter()
-        tf.linalg.matmul(a, a).numpy()
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best / 1e9
 
 
 def _memory_mb(field):
@@ -437,6 +431,7 @@ def export_engine_file(model, engine, directory, calibration, stamp):
             calibration,
             preset=stamp["preset"],
             rewrite=engine != "onnx-int8-unfused",
+            seven_bit_weights=not engine.endswith("-8bit"),
         )
     print(f"  exported {path} in {time.perf_counter() - started:.0f} s")
     write_json(f"{path}.json", stamp, indent=1, sort_keys=True)
@@ -556,6 +551,7 @@ def track_round_robin(engines, sequences, max_frames=None):
                     results[name]["step"].append(time.perf_counter() - began)
                     boxes[name].append(out["box"])
                     bar.update(1)
+                time.sleep(SETTLE_SECONDS)
         bar.close()
         for name, tracker in trackers.items():
             results[name]["model"].extend(tracker.engine.times)
@@ -576,6 +572,7 @@ def mean_iou(boxes, reference):
 def bench_preset(preset, args, engine_names, sequences, cache):
     """Measures every engine of one preset; returns its table rows."""
     from keras_loretrack.export.calibration import calibration_samples
+    from keras_loretrack.models.cost import count_macs
 
     model, weights = build_model(preset, args.load_weights, args.seed)
     directory = os.path.join(args.work_dir, os.path.basename(os.path.normpath(preset)))
@@ -610,6 +607,9 @@ def bench_preset(preset, args, engine_names, sequences, cache):
         )
     engines = {n: open_engine(s, args.threads, model) for n, s in specs.items()}
     gflops_before = matmul_gflops(args.threads)
+    int8_gmacs = None
+    if importlib.util.find_spec("onnxruntime") is not None:
+        int8_gmacs = int8_matmul_gmacs(transformer_matmul_shapes(model), args.threads)
     pairs = calibration_samples(sequences, model, num_frames=FIDELITY_PAIRS)
     for engine in engines.values():
         for _ in range(WARMUP_CALLS):
@@ -646,6 +646,8 @@ def bench_preset(preset, args, engine_names, sequences, cache):
                 "partitions": getattr(engines[name], "delegate_partitions", None),
                 "frames": len(tracked[name]["step"]),
                 "matmul_gflops": gflops,
+                "int8_matmul_gmacs": int8_gmacs,
+                "gmacs": count_macs(model) / 1e9,
             }
         )
         cache[f"{preset}/{name}"] = rows[-1]
@@ -674,6 +676,17 @@ CHOICES = (
         "ONNX: LayerNorm as one LayerNormalization node and GELU in the form "
         "ONNX Runtime fuses, instead of tf2onnx's op-by-op graph",
         "onnx-int8-unfused",
+        "onnx-int8",
+    ),
+    (
+        "ONNX: 7-bit instead of 8-bit weights (dynamic int8): no int16 overflow in "
+        "ONNX Runtime's AVX2 uint8 × int8 kernel",
+        "onnx-dynamic-8bit",
+        "onnx-dynamic",
+    ),
+    (
+        "ONNX: 7-bit instead of 8-bit weights (static int8)",
+        "onnx-int8-8bit",
         "onnx-int8",
     ),
     (
@@ -742,7 +755,9 @@ def to_markdown(rows, args, sequences):
         "",
         "- model: the engine call alone; step: `Tracker.track` (crop, normalise, "
         f"model, window, decode). Engines run round-robin in chunks of {CHUNK} "
-        "frames in one process; median and p90 over all tracked frames.",
+        f"frames in one process, {SETTLE_SECONDS} s apart, each runtime waiting for "
+        "work as it does by default (ONNX Runtime's and OpenMP's workers spin); "
+        "median and p90 over all tracked frames.",
         "- max abs diff: largest |engine - Keras float32| of the score / size / "
         f"offset maps over {FIDELITY_PAIRS} real crop pairs (maps are in [0, 1], "
         "offsets raw).",
@@ -776,12 +791,22 @@ def to_markdown(rows, args, sequences):
     weights = sorted({r["weights"] for r in rows})
     lines += ["", f"Weights: {', '.join(weights)}."]
     for preset in dict.fromkeys(r["preset"] for r in rows):
-        before, after = next(r for r in rows if r["preset"] == preset)["matmul_gflops"]
+        row = next(r for r in rows if r["preset"] == preset)
+        before, after = row["matmul_gflops"]
         lines.append(
             f"{preset}: float32 1024² matrix multiply ran at {before:.0f} GFLOP/s "
             f"before and {after:.0f} GFLOP/s after the timed tracking ({args.threads} "
             "threads, TensorFlow): the machine's speed while it was measured."
         )
+        if row.get("int8_matmul_gmacs"):
+            rate, gmacs = row["int8_matmul_gmacs"], row["gmacs"]
+            lines.append(
+                f"{preset}: ONNX Runtime's uint8 × int8 matrix multiply at the "
+                f"transformer's layer shapes ran at {rate:.0f} GMAC/s before the timed "
+                f"tracking: the model's {gmacs:.2f} GMAC of linear and convolution "
+                f"layers need at least {gmacs / rate * 1e3:.1f} ms in int8 on this "
+                "machine, before any other op."
+            )
     lines += _choices_table(rows)
     return "\n".join(lines) + "\n"
 

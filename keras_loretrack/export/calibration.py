@@ -1,12 +1,20 @@
 """int8 calibration data: real crops made by the tracker's own crop function.
 
 Static int8 quantisation fixes every activation range from a few forward passes.
-Those passes see what the tracker will feed the network: the template is cut
-around a sequence's first box with the template factor, and each search region
-around the previous frame's box with the search factor, by
+Those passes see what the tracker will feed the network: each search region is
+cut around the previous frame's box with the search factor, and the template
+around a box with the template factor, by
 `keras_loretrack.data.crops.sample_target`, then normalised with
 `keras_loretrack.data.crops.normalize`. Never random tensors: their ranges have
 nothing to do with images.
+
+The template of a pair comes from the frame before its search frame, not from
+each sequence's first frame: a tracker only ever sees first frames as templates,
+but a calibration set holds a handful of sequences, and ranges fitted to three
+or four templates clip the templates of other videos (on the `mini_teacher`
+preset in ONNX static int8, the template patch embedding's
+signal-to-quantisation-noise ratio rose from 19.5 dB to 33.3 dB with templates
+from 64 frames).
 """
 
 import os
@@ -82,7 +90,7 @@ def _usable(box):
 
 
 def _search_frames(sequence):
-    """Frames i >= 1 whose previous box is known (search crops centre on it)."""
+    """Frames i >= 1 whose previous box is known (both crops centre on it)."""
     gt = sequence.ground_truth
     if len(gt) != len(sequence):
         return []
@@ -94,9 +102,10 @@ def calibration_samples(sequences, geometry, num_frames=64):
 
     For each chosen frame `i` of a sequence, the search crop is cut from frame
     `i` around the box of frame `i - 1`, where the tracker centres it after a
-    correct step; the template is the sequence's first frame cut around its
-    first box, as `Tracker.initialize` does. The `num_frames` frames are spread
-    evenly over all usable frames of all sequences.
+    correct step, and the template from frame `i - 1` around the same box, as
+    `Tracker.initialize` would cut it there (see the module docstring). The
+    `num_frames` frames are spread evenly over all usable frames of all
+    sequences.
 
     Args:
         sequences: list of `Sequence` (see `calibration_sequences`).
@@ -110,45 +119,35 @@ def calibration_samples(sequences, geometry, num_frames=64):
         (1, s, s, 3)}.
 
     Raises:
-        ValueError: `num_frames` < 1, or no sequence has a usable first box and
-            a later frame.
+        ValueError: `num_frames` < 1, or no sequence has a frame whose previous
+            box is known.
     """
     if int(num_frames) != num_frames or num_frames < 1:
         raise ValueError(f"num_frames must be a positive integer, got {num_frames!r}")
-    candidates = []
-    for sequence in sequences:
-        if _usable(sequence.ground_truth[0]):
-            candidates.extend((sequence, i) for i in _search_frames(sequence))
+    candidates = [(s, i) for s in sequences for i in _search_frames(s)]
     if not candidates:
         names = [s.name for s in sequences]
         raise ValueError(
-            f"No calibration frames in sequences {names}: each needs a valid "
-            "first box and a later frame whose previous box is known"
+            f"No calibration frames in sequences {names}: each needs a frame after "
+            "one whose box is known"
         )
     picks = np.unique(
         np.linspace(0, len(candidates) - 1, int(num_frames)).round().astype(int)
     )
-    templates = {}
     samples = []
     for pick in picks:
         sequence, index = candidates[pick]
-        if sequence.name not in templates:
+        box = sequence.ground_truth[index - 1]
+        pair = {}
+        for name, frame in (("template", index - 1), ("search", index)):
             crop, _ = sample_target(
-                sequence.frame(0),
-                sequence.ground_truth[0],
-                geometry.template_factor,
-                geometry.template_size,
+                sequence.frame(frame),
+                box,
+                getattr(geometry, f"{name}_factor"),
+                getattr(geometry, f"{name}_size"),
             )
-            templates[sequence.name] = normalize(crop)[None]
-        crop, _ = sample_target(
-            sequence.frame(index),
-            sequence.ground_truth[index - 1],
-            geometry.search_factor,
-            geometry.search_size,
-        )
-        samples.append(
-            {"template": templates[sequence.name], "search": normalize(crop)[None]}
-        )
+            pair[name] = normalize(crop)[None]
+        samples.append(pair)
     return samples
 
 

@@ -20,8 +20,9 @@ SEQUENCES_DIR = pathlib.Path(
 
 # Largest |exported - Keras| of any map, per format, on tiny_test (maps are in
 # about [-0.5, 0.6]). Measured worst cases on 8 held-out real crop pairs:
-# float 3e-7; fp16 3e-4; TFLite dynamic 8e-3; TFLite int8 / int8-mixed 3e-2;
-# ONNX dynamic 6e-2; ONNX int8 5e-2. The bounds leave 2-4x margin.
+# float 3e-7; fp16 2e-4; TFLite dynamic 9e-3; TFLite int8 / int8-mixed 5e-2;
+# ONNX dynamic 1e-2 (6e-2 with 8-bit weights, see keras_loretrack.export.onnx);
+# ONNX int8 5e-2. The bounds leave 2-4x margin.
 _TOLERANCES = {
     ("tflite", "none"): 1e-4,
     ("tflite", "fp16"): 2e-3,
@@ -29,7 +30,7 @@ _TOLERANCES = {
     ("tflite", "int8"): 0.1,
     ("tflite", "int8-mixed"): 0.1,
     ("onnx", "none"): 1e-4,
-    ("onnx", "dynamic"): 0.15,
+    ("onnx", "dynamic"): 3e-2,
     ("onnx", "int8"): 0.15,
 }
 

@@ -1,0 +1,96 @@
+"""How fast the machine is while a benchmark runs.
+
+On a shared virtual machine the speed of the same code drifts by tens of
+percent over minutes, so `loretrack bench` records two rates measured in the
+same minutes as its timings:
+
+- `matmul_gflops`: TensorFlow's float32 matrix multiply;
+- `int8_matmul_gmacs`: ONNX Runtime's uint8 × int8 matrix multiply at the
+  shapes of a model's transformer layers, the kernel an int8 engine spends most
+  of its time in. A model's MACs divided by this rate is a floor under its int8
+  model step on this machine, whatever the graph around the products.
+"""
+
+import time
+
+import numpy as np
+
+
+def matmul_gflops(threads, size=1024, repeats=10):
+    """TensorFlow's float32 matrix-multiply rate now (GFLOP/s, best of repeats)."""
+    import tensorflow as tf
+
+    a = tf.random.normal((size, size))
+    best = float("inf")
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        tf.linalg.matmul(a, a).numpy()
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def transformer_matmul_shapes(model):
+    """(M, K, N) of a `LoReTrack` block's four weight products (batch 1).
+
+    M is the number of tokens (template and search), K × N the weights of the
+    qkv, projection, first and second MLP layers.
+    """
+    backbone = model.backbone
+    tokens = backbone.template_grid**2 + backbone.feature_size**2
+    hidden, mlp = backbone.hidden_dim, backbone.mlp_dim
+    return [
+        (tokens, hidden, 3 * hidden),
+        (tokens, hidden, hidden),
+        (tokens, hidden, mlp),
+        (tokens, mlp, hidden),
+    ]
+
+
+def int8_matmul_model(shapes, seed=0):
+    """An ONNX model of one `MatMulInteger` per (M, K, N), with its feed.
+
+    Inputs `a{i}` are uint8 (M, K); the weights are 7-bit int8 (K, N)
+    initializers, as `keras_loretrack.export.onnx` quantises a fully-connected
+    layer. Outputs `y{i}` are the int32 products.
+
+    Returns:
+        (onnx.ModelProto, feed dict, list of int8 weight arrays).
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    tensor = helper.make_tensor_value_info
+
+    rng = np.random.default_rng(seed)
+    nodes, inputs, outputs, initializers, feed, weights = [], [], [], [], {}, []
+    for i, (m, k, n) in enumerate(shapes):
+        weight = rng.integers(-64, 65, (k, n), dtype=np.int8)
+        weights.append(weight)
+        initializers.append(numpy_helper.from_array(weight, f"w{i}"))
+        inputs.append(tensor(f"a{i}", TensorProto.UINT8, [m, k]))
+        outputs.append(tensor(f"y{i}", TensorProto.INT32, [m, n]))
+        nodes.append(helper.make_node("MatMulInteger", [f"a{i}", f"w{i}"], [f"y{i}"]))
+        feed[f"a{i}"] = rng.integers(0, 256, (m, k), dtype=np.uint8)
+    graph = helper.make_graph(nodes, "int8_matmuls", inputs, outputs, initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return model, feed, weights
+
+
+def int8_matmul_gmacs(shapes, threads, repeats=10):
+    """ONNX Runtime's uint8 × int8 matrix-multiply rate now (GMAC/s, best run).
+
+    One run computes every product of `shapes` (see `int8_matmul_model`).
+    """
+    import onnxruntime
+
+    model, feed, _ = int8_matmul_model(shapes)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = onnxruntime.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    best = float("inf")
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        session.run(None, feed)
+        best = min(best, time.perf_counter() - start)
+    return sum(m * k * n for m, k, n in shapes) / best / 1e9
