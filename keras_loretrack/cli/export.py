@@ -9,7 +9,8 @@ Runtime). The file records the crop sizes, crop factors and normalisation, so
 `loretrack track --model FILE` needs nothing else. TFLite quantisation: none, fp16,
 dynamic (int8 weights), int8 (full integer, int8 I/O) or int8-mixed (int8
 fully-connected and conv layers, float LayerNorm / softmax / GELU / attention).
-ONNX: none, dynamic or int8 (static QDQ). The static int8 modes calibrate on real
+ONNX: none, dynamic or int8 (static QDQ), with 7-bit int8 weights (8-bit ones overflow
+ONNX Runtime's x86 kernel without VNNI). The static int8 modes calibrate on real
 crops cut by the tracker's crop function from --calibration: a folder of OTB-layout
 sequences (<seq>/img/, <seq>/groundtruth_rect.txt) or `procedural`.
 """
