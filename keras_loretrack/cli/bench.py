@@ -621,6 +621,7 @@ def bench_preset(preset, args, engine_names, sequences, cache):
     int8_gmacs = None
     if int8_shapes is not None:
         int8_gmacs = (int8_before, int8_matmul_gmacs(int8_shapes, args.threads))
+    gmacs = count_macs(model) / 1e9
     reference_boxes = tracked[REFERENCE]["boxes"]
     rss = {}
     for name, spec in specs.items():
@@ -651,7 +652,7 @@ def bench_preset(preset, args, engine_names, sequences, cache):
                 "frames": len(tracked[name]["step"]),
                 "matmul_gflops": gflops,
                 "int8_matmul_gmacs": int8_gmacs,
-                "gmacs": count_macs(model) / 1e9,
+                "gmacs": gmacs,
             }
         )
         cache[f"{preset}/{name}"] = rows[-1]

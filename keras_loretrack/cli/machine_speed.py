@@ -16,17 +16,23 @@ import time
 import numpy as np
 
 
+def fastest_seconds(run, calls):
+    """The shortest of `calls` timed calls of `run()`."""
+    best = float("inf")
+    for _ in range(calls):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def matmul_gflops(threads, size=1024, repeats=10):
     """TensorFlow's float32 matrix-multiply rate now (GFLOP/s, best of repeats)."""
     import tensorflow as tf
 
     a = tf.random.normal((size, size))
-    best = float("inf")
-    for _ in range(repeats + 1):
-        start = time.perf_counter()
-        tf.linalg.matmul(a, a).numpy()
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best / 1e9
+    seconds = fastest_seconds(lambda: tf.linalg.matmul(a, a).numpy(), repeats + 1)
+    return 2 * size**3 / seconds / 1e9
 
 
 def transformer_matmul_shapes(model):
@@ -88,9 +94,5 @@ def int8_matmul_gmacs(shapes, threads, repeats=10):
     session = onnxruntime.InferenceSession(
         model.SerializeToString(), options, providers=["CPUExecutionProvider"]
     )
-    best = float("inf")
-    for _ in range(repeats + 1):
-        start = time.perf_counter()
-        session.run(None, feed)
-        best = min(best, time.perf_counter() - start)
-    return sum(m * k * n for m, k, n in shapes) / best / 1e9
+    seconds = fastest_seconds(lambda: session.run(None, feed), repeats + 1)
+    return sum(m * k * n for m, k, n in shapes) / seconds / 1e9
