@@ -38,15 +38,44 @@ def test_bench_writes_a_table_and_resumes(tmp_path, sequences_dir, capsys):
         assert row["crop_iou"] > 0.9999 and row["mean_iou"] > 0.999
         assert row["frames"] == 3 * 2  # three sequences, two tracked frames each
         assert row["file_mb"] > 0 and row["peak_rss_mb"] > 0
+        keras_row = rows["tiny_test/keras"]["sequence_iou"]
+        assert set(row["sequence_iou"]) == set(keras_row) and len(keras_row) == 3
+        for sequence, value in row["sequence_iou"].items():
+            assert value["reference"] > 0.999
+            assert value["ground_truth"] == pytest.approx(
+                keras_row[sequence]["ground_truth"], abs=1e-3
+            )
     assert rows["tiny_test/tflite-fp32"]["partitions"] == 1
     row = rows["tiny_test/onnx"]
     floor_ms = row["gmacs"] / max(row["int8_matmul_gmacs"]) * 1e3
     table = output.read_text()
     assert f"need at least {floor_ms:.1f} ms in int8" in table
     assert "| tiny_test | tflite-fp32 |" in table and "| tiny_test | onnx |" in table
+    assert "## Closed-loop tracking per sequence" in table
     capsys.readouterr()
     assert main(arguments) == 0
     assert "kept from" in capsys.readouterr().out
+
+
+def test_sequence_ious_against_reference_and_valid_ground_truth():
+    import numpy as np
+
+    from keras_loretrack.cli.bench import sequence_ious
+    from keras_loretrack.evaluation.sequence import Sequence
+
+    truth = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 0, 0], [0, 0, 10, 10]])
+    sequence = Sequence("s", lambda i: None, truth.astype(float), num_frames=4)
+    tracked = np.array([[0, 0, 10, 10], [0, 0, 10, 5], [0, 0, 10, 10], [5, 0, 10, 10]])
+    reference = np.array([[0, 0, 10, 10]] * 4)
+    result = sequence_ious({"s": tracked}, {"s": reference}, [sequence])
+    # frames 1..3 against the reference: 0.5, 1, 1/3; frame 2 has no valid truth
+    assert result["s"]["reference"] == pytest.approx((0.5 + 1 + 1 / 3) / 3)
+    assert result["s"]["ground_truth"] == pytest.approx((0.5 + 1 / 3) / 2)
+    short = sequence_ious({"s": tracked[:2]}, {"s": reference[:2]}, [sequence])
+    assert short["s"]["ground_truth"] == pytest.approx(0.5)
+    unlabelled = Sequence("s", lambda i: None, truth[:1].astype(float), num_frames=4)
+    result = sequence_ious({"s": tracked}, {"s": reference}, [unlabelled])
+    assert result["s"]["ground_truth"] is None
 
 
 def test_official_state_dict_inverts_the_checkpoint_mapping(tiny_model):
