@@ -53,6 +53,15 @@ def test_engines_take_sizes_and_factors_from_the_file(fmt, exported):
     assert engine.num_threads >= 1
 
 
+@pytest.mark.parametrize("spin", [True, False])
+def test_onnx_engine_spins_unless_told_not_to(exported, spin):
+    kwargs = {} if spin else {"spin": False}
+    engine = Tracker.from_file(exported("onnx", "none"), num_threads=1, **kwargs).engine
+    options = engine._session.get_session_options()
+    entry = options.get_session_config_entry("session.intra_op.allow_spinning")
+    assert entry == ("1" if spin else "0")
+
+
 @pytest.mark.parametrize("fmt", ["tflite", "onnx"])
 def test_wrong_input_shapes_are_errors(fmt, exported):
     engine = Tracker.from_file(exported(fmt, "none"), num_threads=1).engine
