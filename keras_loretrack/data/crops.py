@@ -1,11 +1,12 @@
-"""Square context crops around a box, and the network's input normalisation.
+"""Square context crops around a box, their geometry, and the input normalisation.
 
-The geometry is OSTrack's `sample_target` (DESIGN §4): a square of side
+The geometry is OSTrack's `sample_target`: a square of side
 `ceil(sqrt(w*h) * factor)` centred on the box, zero padding where it leaves the
 image, resized bilinearly to the model size. It is shared by the tracker, the
 training pipeline and int8 calibration so that all three see the same crops.
 """
 
+import dataclasses
 import math
 
 import cv2
@@ -13,6 +14,72 @@ import numpy as np
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+GEOMETRY_FIELDS = ("search_size", "template_size", "search_factor", "template_factor")
+
+
+@dataclasses.dataclass(frozen=True)
+class CropGeometry:
+    """What a model expects of its crops: their sides and context factors.
+
+    Every part that cuts crops for a network reads them from here: the tracker,
+    its engines, exported-file metadata, the training pipeline and calibration.
+
+    Args:
+        search_size: int. Search crop side in model pixels.
+        template_size: int. Template crop side in model pixels.
+        search_factor: float. Search crop side relative to sqrt(w*h).
+        template_factor: float. Template crop side relative to sqrt(w*h).
+
+    Example:
+    ```python
+    geometry = CropGeometry.of(LoReTrack.from_preset("res128", load_weights=False))
+    geometry.search_size  # 128
+    ```
+    """
+
+    search_size: int
+    template_size: int
+    search_factor: float
+    template_factor: float
+
+    def __post_init__(self):
+        for name in ("search_size", "template_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            object.__setattr__(self, name, int(value))
+        for name in ("search_factor", "template_factor"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not math.isfinite(float(value)):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+            if float(value) <= 0:
+                raise ValueError(f"{name} must be > 0, got {value!r}")
+            object.__setattr__(self, name, float(value))
+
+    @classmethod
+    def of(cls, source):
+        """The geometry of anything that carries the four attributes.
+
+        Args:
+            source: a `LoReTrack` model, an engine, exported-file metadata, a
+                `CropGeometry`, or a mapping with the four keys.
+        """
+        if isinstance(source, cls):
+            return source
+        if isinstance(source, dict):
+            missing = [name for name in GEOMETRY_FIELDS if name not in source]
+            if missing:
+                raise ValueError(f"Crop geometry is missing {missing}, got {source!r}")
+            return cls(**{name: source[name] for name in GEOMETRY_FIELDS})
+        missing = [name for name in GEOMETRY_FIELDS if not hasattr(source, name)]
+        if missing:
+            raise TypeError(
+                f"{type(source).__name__} carries no crop geometry (missing {missing})"
+            )
+        return cls(**{name: getattr(source, name) for name in GEOMETRY_FIELDS})
+
+    def as_dict(self):
+        return dataclasses.asdict(self)
 
 
 def crop_window(box, factor):
@@ -74,6 +141,16 @@ def sample_target(image, box, factor, output_size):
 
 
 def normalize(crops):
-    """uint8 RGB crops (..., H, W, 3) to float32 ImageNet-normalised inputs."""
-    crops = np.asarray(crops, dtype=np.float32)
+    """uint8 RGB crops (..., H, W, 3) to float32 ImageNet-normalised inputs.
+
+    Takes numpy arrays, or float32 tensors of any backend (inside a graph too).
+    """
+    if not hasattr(crops, "dtype") or isinstance(crops, np.ndarray):
+        crops = np.asarray(crops, dtype=np.float32)
     return (crops / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+
+
+def denormalize(inputs):
+    """Normalised float inputs (..., H, W, 3) back to uint8 RGB crops."""
+    pixels = (np.asarray(inputs, dtype=np.float32) * IMAGENET_STD + IMAGENET_MEAN) * 255
+    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
