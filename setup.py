@@ -20,7 +20,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["keras_loretrack", "keras_loretrack.*"]),
-    package_data={"keras_loretrack": ["presets/*/*"]},
+    package_data={"keras_loretrack": ["presets/*/*", "sequences/tables/*.json"]},
     install_requires=[
         "keras>=3.10,<4",
         "numpy>=1.26,<3",

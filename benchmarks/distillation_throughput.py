@@ -28,15 +28,18 @@ from tqdm import tqdm
 
 from keras_loretrack import LoReTrack
 from keras_loretrack.atomic_files import write_text
+from keras_loretrack.data.crops import CropGeometry
 from keras_loretrack.models.loretrack_distiller import LoReTrackDistiller
 from keras_loretrack.training import build_optimizer
 
 
-def random_batch(batch_size, template_size, search_size, seed=0):
+def random_batch(batch_size, geometry, seed=0):
+    """One batch of random crops at a `CropGeometry`'s sizes, with boxes."""
     rng = np.random.default_rng(seed)
+    sides = {"template": geometry.template_size, "search": geometry.search_size}
     inputs = {
-        "template": rng.normal(size=(batch_size, template_size, template_size, 3)),
-        "search": rng.normal(size=(batch_size, search_size, search_size, 3)),
+        name: rng.normal(size=(batch_size, side, side, 3))
+        for name, side in sides.items()
     }
     center = rng.uniform(0.35, 0.65, (batch_size, 2))
     size = rng.uniform(0.1, 0.3, (batch_size, 2))
@@ -98,8 +101,8 @@ def measure(args):
     baseline = LoReTrack.from_preset(args.student, load_weights=False)
     student = LoReTrack.from_preset(args.student, load_weights=False)
     distiller = LoReTrackDistiller(student, teacher)
-    small = random_batch(args.batch_size, student.template_size, student.search_size)
-    large = random_batch(args.batch_size, teacher.template_size, teacher.search_size)
+    small = random_batch(args.batch_size, CropGeometry.of(student))
+    large = random_batch(args.batch_size, CropGeometry.of(teacher))
     teacher_features = teacher.distillation_model()
     forward = tf.function(
         lambda x: teacher_features(x, training=False)["search_features"],

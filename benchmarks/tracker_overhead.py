@@ -23,8 +23,9 @@ import numpy as np
 import tensorflow as tf
 
 from keras_loretrack.atomic_files import write_text
+from keras_loretrack.benchmarking.engines import TimedEngine
 from keras_loretrack.data.crops import normalize, sample_target
-from keras_loretrack.evaluation import Sequence
+from keras_loretrack.sequences import Sequence
 from keras_loretrack.tracking import Tracker, postprocess
 from keras_loretrack.tracking.tracker import as_rgb_frame
 
@@ -34,34 +35,22 @@ DEFAULT_SEQUENCES = os.environ.get(
 )
 
 
-class TimedEngine:
-    """Forwards to an engine, recording the duration of every call."""
+class RecordingEngine(TimedEngine):
+    """Times every call of an engine and keeps its maps for the replay."""
 
     def __init__(self, engine):
-        self.engine = engine
-        for name in (
-            "name",
-            "search_size",
-            "template_size",
-            "search_factor",
-            "template_factor",
-            "feature_size",
-        ):
-            setattr(self, name, getattr(engine, name))
-        self.times = []
+        super().__init__(engine)
         self.outputs = []
 
     def __call__(self, template, search):
-        start = time.perf_counter()
-        out = self.engine(template, search)
-        self.times.append(time.perf_counter() - start)
+        out = super().__call__(template, search)
         self.outputs.append(out)
         return out
 
 
 def time_steps(frames, states, outputs, tracker):
     """Replays each overhead step alone on the recorded frames and states."""
-    engine = tracker.engine
+    geometry = tracker.geometry
     steps = {"frame check": [], "crop + resize": [], "normalise": [], "post": []}
     for frame, state, maps in zip(frames, states, outputs):
         start = time.perf_counter()
@@ -69,7 +58,7 @@ def time_steps(frames, states, outputs, tracker):
         steps["frame check"].append(time.perf_counter() - start)
         start = time.perf_counter()
         crop, resize_factor = sample_target(
-            rgb, state, engine.search_factor, engine.search_size
+            rgb, state, geometry.search_factor, geometry.search_size
         )
         steps["crop + resize"].append(time.perf_counter() - start)
         start = time.perf_counter()
@@ -81,7 +70,7 @@ def time_steps(frames, states, outputs, tracker):
             maps["size_map"][0],
             maps["offset_map"][0],
         )
-        box = postprocess.map_box_back(box, state, engine.search_size, resize_factor)
+        box = postprocess.map_box_back(box, state, geometry.search_size, resize_factor)
         postprocess.clip_box(box, *rgb.shape[:2])
         steps["post"].append(time.perf_counter() - start)
     return steps
@@ -95,7 +84,7 @@ def measure(args):
     tracker = Tracker.from_preset(
         args.preset, load_weights=False, jit_compile=args.jit_compile
     )
-    timed = TimedEngine(tracker.engine)
+    timed = RecordingEngine(tracker.engine)
     tracker.engine = timed
     tracker.initialize(frames[0], sequence.init_box)
     states, totals = [], []

@@ -13,7 +13,7 @@ _LAZY = {
     "LoReTrackBackbone": "keras_loretrack.models",
     "LoReTrackDistiller": "keras_loretrack.models.loretrack_distiller",
     "Tracker": "keras_loretrack.tracking",
-    "Sequence": "keras_loretrack.evaluation.sequence",
+    "Sequence": "keras_loretrack.sequences",
 }
 
 

@@ -4,13 +4,13 @@ Author: keras_loretrack
 Description: Dual knowledge distillation (QKV-KD, Disc-KD) from a frozen
     high-resolution teacher.
 
-LoReTrack trains a low-resolution tracker with the tracking losses plus two
-distillation terms from a frozen twin at high resolution (DESIGN §6): QKV-KD
-matches the channel distributions of the last block's queries, keys and values
-on the search tokens, and Disc-KD matches the final search features inside and
-outside the teacher's discriminative region. Both models see the same content:
-the batch holds the teacher's crops and the student gets them resized to its
-size. Only the student learns; the loss is
+LoReTrack (Dong et al. 2024) trains a low-resolution tracker with the tracking
+losses plus two distillation terms from a frozen twin at high resolution:
+QKV-KD matches the channel distributions of the last block's queries, keys and
+values on the search tokens, and Disc-KD matches the final search features
+inside and outside the teacher's discriminative region. Both models see the
+same content: the batch holds the teacher's crops and the student gets them
+resized to its size. Only the student learns; the loss is
 focal + 2·GIoU + 5·L1 + 0.01·Disc + 0.01·QKV.
 
 Baseline to beat: `train_baseline.py` at the same preset (LaSOT SUC 68.7 / 62.2
@@ -35,6 +35,9 @@ CPU miniature (after the miniature `train_teacher.py` run):
 
 """
 ## Setup
+
+The shared flags become a frozen `TrainingConfig`; the distillation flags
+default to the paper's numbers (`keras_loretrack.losses.paper_defaults`).
 """
 
 import os  # noqa: E402
@@ -44,61 +47,53 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 
 from keras_loretrack import LoReTrack  # noqa: E402
-from keras_loretrack.data.pipeline import steps_per_epoch  # noqa: E402
+from keras_loretrack.data.crops import CropGeometry  # noqa: E402
+from keras_loretrack.losses import paper_defaults as paper  # noqa: E402
 from keras_loretrack.models.loretrack_distiller import LoReTrackDistiller  # noqa: E402
+from keras_loretrack.sequences import load_sources  # noqa: E402
 from keras_loretrack.training import (  # noqa: E402
     add_training_arguments,
-    load_sources,
+    build_optimizer,
+    check_batch_size,
+    make_parser,
     make_strategy,
     prepare_output,
     resume,
+    save_and_evaluate,
     set_precision,
     start_from_mae,
-)
-from keras_loretrack.training.run import (  # noqa: E402
-    fit_from_sources,
-    make_parser,
-    optimizer_from_arguments,
-)
-from keras_loretrack.training.tracker_training import (  # noqa: E402
-    check_batch_size,
-    evaluate_and_save,
-    model_overrides,
+    training_callbacks,
+    training_config,
+    training_data,
+    validation_data,
 )
 
-DEFAULT_DATA = ["procedural=200"]
+parser = make_parser("Distil a low-resolution LoReTrack student.")
+parser.add_argument(
+    "--teacher", required=True, help="trained teacher: preset folder or name"
+)
+parser.add_argument("--student", default="res128", help="student preset")
+group = parser.add_argument_group("distillation")
+group.add_argument("--qkv-blocks", type=int, nargs="*", default=list(paper.QKV_BLOCKS))
+group.add_argument("--qkv-weight", type=float, default=paper.QKV_WEIGHT)
+group.add_argument("--disc-weight", type=float, default=paper.DISC_WEIGHT)
+group.add_argument("--temperature", type=float, default=paper.KD_TEMPERATURE)
+group.add_argument("--disc-threshold", type=float, default=paper.DISC_THRESHOLD)
+group.add_argument(
+    "--disc-inside-weight",
+    type=float,
+    default=paper.DISC_INSIDE_WEIGHT,
+    help="Disc-KD split; the outside term gets 1 minus this (0.75 for GOT-10k)",
+)
+add_training_arguments(parser)
+args = parser.parse_args()
+config = training_config(args)
 
-
-def parse_arguments():
-    parser = make_parser("Distil a low-resolution LoReTrack student.")
-    parser.add_argument(
-        "--teacher", required=True, help="trained teacher: preset folder or name"
-    )
-    parser.add_argument("--student", default="res128", help="student preset")
-    group = parser.add_argument_group("distillation")
-    group.add_argument("--qkv-blocks", type=int, nargs="*", default=[-1])
-    group.add_argument("--qkv-weight", type=float, default=0.01)
-    group.add_argument("--disc-weight", type=float, default=0.01)
-    group.add_argument("--temperature", type=float, default=4.0)
-    group.add_argument("--disc-threshold", type=float, default=0.20)
-    group.add_argument(
-        "--disc-inside-weight",
-        type=float,
-        default=0.6,
-        help="Disc-KD split; the outside term gets 1 minus this (0.75 for GOT-10k)",
-    )
-    add_training_arguments(
-        parser, epochs=300, batch_size=128, samples_per_epoch=60_000, data=DEFAULT_DATA
-    )
-    return parser.parse_args()
-
-
-args = parse_arguments()
-strategy = make_strategy(args.strategy, args.tpu)
-check_batch_size(args.batch_size, strategy)
-set_precision(args.mixed_precision, strategy)
-keras.utils.set_random_seed(args.seed)
-paths = prepare_output(args.output, args.resume)
+strategy = make_strategy(config.strategy, config.tpu)
+check_batch_size(config.batch_size, strategy)
+set_precision(config.mixed_precision, strategy)
+keras.utils.set_random_seed(config.seed)
+paths = prepare_output(config.output, config.resume)
 
 """
 ## Data
@@ -106,8 +101,8 @@ paths = prepare_output(args.output, args.resume)
 Pairs are cropped at the teacher's resolution and crop factors; the
 distiller resizes them for the student inside each step.
 """
-sources, ratios = load_sources(args.data or DEFAULT_DATA, args.ratios)
-steps = steps_per_epoch(args.samples_per_epoch, args.batch_size)
+
+sources, ratios = load_sources(config.data, config.ratios)
 
 """
 ## Model
@@ -115,13 +110,14 @@ steps = steps_per_epoch(args.samples_per_epoch, args.batch_size)
 The teacher is frozen by the distiller; the student starts from MAE ViT
 weights (`--mae`), not from the teacher.
 """
+
 with strategy.scope():
     teacher = LoReTrack.from_preset(args.teacher)
     student = LoReTrack.from_preset(
-        args.student, load_weights=args.weights, **model_overrides(args)
+        args.student, load_weights=config.weights, **config.model_overrides()
     )
-    if args.mae:
-        print(start_from_mae(student, args.mae).summary())
+    if config.mae:
+        print(start_from_mae(student, config.mae).summary())
     distiller = LoReTrackDistiller(
         student,
         teacher,
@@ -134,19 +130,26 @@ with strategy.scope():
         disc_outside_weight=1.0 - args.disc_inside_weight,
     )
 
-
 """
 ## Compile
 
 OSTrack's optimiser on the student alone: AdamW, backbone lr ×0.1, weight
 decay, global-norm clipping, step decay at 80% of the epochs.
 """
+
 with strategy.scope():
     distiller.compile(
-        optimizer=optimizer_from_arguments(
-            student.backbone.trainable_variables, args, steps
+        optimizer=build_optimizer(
+            student.backbone.trainable_variables,
+            learning_rate=config.head_learning_rate,
+            epochs=config.epochs,
+            steps_per_epoch=config.steps_per_epoch,
+            backbone_multiplier=config.backbone_multiplier,
+            weight_decay=config.weight_decay,
+            global_clipnorm=config.clipnorm,
+            decay_epoch=config.decay_epoch,
         ),
-        jit_compile=args.jit_compile,
+        jit_compile=config.jit_compile,
     )
 
 """
@@ -156,9 +159,18 @@ Every loss term is logged (TensorBoard in `<output>/logs`); each epoch ends
 with an atomic checkpoint, and `--resume` restores the last one, the data
 stream included.
 """
-initial_epoch = resume(distiller, paths, args.resume)
-fit_from_sources(
-    distiller, teacher, sources, ratios, args, paths, strategy, steps, initial_epoch
+
+initial_epoch = resume(distiller, paths, config.resume)
+geometry = CropGeometry.of(teacher)
+distiller.fit(
+    training_data(sources, ratios, geometry, config, initial_epoch),
+    epochs=config.epochs,
+    steps_per_epoch=config.steps_per_epoch,
+    initial_epoch=initial_epoch,
+    validation_data=validation_data(geometry, config),
+    callbacks=training_callbacks(paths, strategy, config.keep_checkpoints),
+    shuffle=False,  # the pipeline's order is fixed by its seed
+    verbose=config.verbose,
 )
 
 """
@@ -167,13 +179,12 @@ fit_from_sources(
 The student alone is saved as a preset (`<output>/preset`, loadable with
 `LoReTrack.from_preset`) and tracks the evaluation sequences.
 """
-summary = evaluate_and_save(
+
+summary = save_and_evaluate(
     distiller.student,
-    args,
+    config,
     paths,
     strategy,
     {"student": args.student, "teacher": args.teacher},
 )
-
-
 print({k: round(v, 2) if isinstance(v, float) else v for k, v in summary.items()})

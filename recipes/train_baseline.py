@@ -5,9 +5,10 @@ Description: Train a student-sized tracker without distillation, the baseline
     LoReTrack must beat.
 
 The baseline is the same one-stream ViT tracker as the student, trained directly
-at its low resolution with OSTrack's recipe (DESIGN §5) and no teacher. The gap
-between it and `distill_student.py` at the same preset is what distillation
-buys; `benchmarks/distillation_throughput.py` measures what it costs.
+at its low resolution with OSTrack's recipe (Ye et al. 2022) and no teacher.
+The gap between it and `distill_student.py` at the same preset is what
+distillation buys; `benchmarks/distillation_throughput.py` measures what it
+costs.
 
 Baseline numbers (LaSOT SUC): 68.7 / 62.2 / 59.0 at 256 / 128 / 96 px; LoReTrack
 reaches 70.3 / 64.9 / 61.0.
@@ -31,35 +32,115 @@ CPU miniature (the student of the miniature replication, without teacher):
 
 """
 ## Setup
+
+The flags become a frozen `TrainingConfig` (the paper's defaults); everything
+below reads that. The run folder refuses to be overwritten unless `--resume`.
 """
 
 import os  # noqa: E402
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from keras_loretrack.training import add_training_arguments  # noqa: E402
-from keras_loretrack.training.run import make_parser  # noqa: E402
-from keras_loretrack.training.tracker_training import train_tracker  # noqa: E402
+import keras  # noqa: E402
 
-DEFAULT_DATA = ["procedural=200"]
+from keras_loretrack import LoReTrack  # noqa: E402
+from keras_loretrack.data.crops import CropGeometry  # noqa: E402
+from keras_loretrack.sequences import load_sources  # noqa: E402
+from keras_loretrack.training import (  # noqa: E402
+    add_training_arguments,
+    build_optimizer,
+    check_batch_size,
+    make_parser,
+    make_strategy,
+    prepare_output,
+    resume,
+    save_and_evaluate,
+    set_precision,
+    start_from_mae,
+    training_callbacks,
+    training_config,
+    training_data,
+    validation_data,
+)
 
+parser = make_parser("Train a plain low-resolution tracker (no distillation).")
+parser.add_argument("--preset", default="res128", help="preset name or folder")
+add_training_arguments(parser)
+args = parser.parse_args()
+config = training_config(args)
 
-def parse_arguments():
-    parser = make_parser("Train a plain low-resolution tracker (no distillation).")
-    parser.add_argument("--preset", default="res128", help="preset name or folder")
-    add_training_arguments(
-        parser, epochs=300, batch_size=128, samples_per_epoch=60_000, data=DEFAULT_DATA
-    )
-    return parser.parse_args()
-
+strategy = make_strategy(config.strategy, config.tpu)
+check_batch_size(config.batch_size, strategy)
+set_precision(config.mixed_precision, strategy)
+keras.utils.set_random_seed(config.seed)
+paths = prepare_output(config.output, config.resume)
 
 """
-## Data, model, compile and fit
+## Data
 
-Exactly the teacher's recipe at the student's resolution: `train_tracker` crops
-pairs at the preset's size, compiles OSTrack's optimiser and fits with
-per-epoch checkpoints.
+Exactly the teacher's data at the student's resolution: pairs from the
+`--data` sources, cropped at the model's own size when the fit starts.
+"""
 
+sources, ratios = load_sources(config.data, config.ratios)
+
+"""
+## Model
+
+The student's architecture, from MAE ViT weights with `--mae` like the
+distilled student, so that only the teacher differs between the two.
+"""
+
+with strategy.scope():
+    model = LoReTrack.from_preset(
+        args.preset, load_weights=config.weights, **config.model_overrides()
+    )
+    if config.mae:
+        print(start_from_mae(model, config.mae).summary())
+
+"""
+## Compile
+
+The model owns OSTrack's loss (no `loss=`); the optimiser is OSTrack's AdamW
+with the backbone at a tenth of the head's learning rate and step decay.
+"""
+
+with strategy.scope():
+    model.compile(
+        optimizer=build_optimizer(
+            model.backbone.trainable_variables,
+            learning_rate=config.head_learning_rate,
+            epochs=config.epochs,
+            steps_per_epoch=config.steps_per_epoch,
+            backbone_multiplier=config.backbone_multiplier,
+            weight_decay=config.weight_decay,
+            global_clipnorm=config.clipnorm,
+            decay_epoch=config.decay_epoch,
+        ),
+        jit_compile=config.jit_compile,
+    )
+
+"""
+## Fit
+
+Each epoch ends with an atomic checkpoint and TensorBoard scalars; `--resume`
+restores the last checkpoint and the data stream continues from that epoch.
+"""
+
+initial_epoch = resume(model, paths, config.resume)
+geometry = CropGeometry.of(model)
+model.fit(
+    training_data(sources, ratios, geometry, config, initial_epoch),
+    epochs=config.epochs,
+    steps_per_epoch=config.steps_per_epoch,
+    initial_epoch=initial_epoch,
+    validation_data=validation_data(geometry, config),
+    callbacks=training_callbacks(paths, strategy, config.keep_checkpoints),
+    shuffle=False,  # the pipeline's order is fixed by its seed
+    verbose=config.verbose,
+)
+
+"""
 ## Evaluation
 
 The preset is saved to `<output>/preset` and evaluated by one-pass tracking of
@@ -67,6 +148,5 @@ The preset is saved to `<output>/preset` and evaluated by one-pass tracking of
 student's.
 """
 
-if __name__ == "__main__":
-    summary = train_tracker(parse_arguments(), DEFAULT_DATA)
-    print({k: round(v, 2) if isinstance(v, float) else v for k, v in summary.items()})
+summary = save_and_evaluate(model, config, paths, strategy, {"preset": args.preset})
+print({k: round(v, 2) if isinstance(v, float) else v for k, v in summary.items()})

@@ -4,11 +4,11 @@ Author: keras_loretrack
 Description: Train the frozen 384 px teacher of LoReTrack with OSTrack's recipe.
 
 The teacher is a plain one-stream ViT tracker (no candidate elimination) at the
-highest resolution, trained like OSTrack (DESIGN §5): focal + 2·GIoU + 5·L1,
-AdamW 4e-4 (× batch / 128) with the backbone at a tenth of it, weight decay
-1e-4, global-norm clip 0.1, lr ×0.1 at 80% of the epochs, drop-path 0.1, the
-backbone started from MAE ViT-B. `distill_student.py` then distils it into a
-low-resolution student.
+highest resolution, trained like OSTrack (Ye et al. 2022): focal + 2·GIoU +
+5·L1, AdamW 4e-4 (× batch / 128) with the backbone at a tenth of it, weight
+decay 1e-4, global-norm clip 0.1, lr ×0.1 at 80% of the epochs, drop-path 0.1,
+the backbone started from MAE ViT-B. `distill_student.py` then distils it into
+a low-resolution student.
 
 Baseline to beat: the paper's teacher reaches 71.0 SUC on LaSOT (OSTrack-384
 with candidate elimination: 71.1).
@@ -34,42 +34,122 @@ from the last finished epoch with nothing lost. TensorBoard logs are in
 
 """
 ## Setup
+
+The flags become a frozen `TrainingConfig` (the paper's defaults); everything
+below reads that. The run folder refuses to be overwritten unless `--resume`.
 """
 
 import os  # noqa: E402
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from keras_loretrack.training import add_training_arguments  # noqa: E402
-from keras_loretrack.training.run import make_parser  # noqa: E402
-from keras_loretrack.training.tracker_training import train_tracker  # noqa: E402
+import keras  # noqa: E402
 
-DEFAULT_DATA = ["procedural=200"]
+from keras_loretrack import LoReTrack  # noqa: E402
+from keras_loretrack.data.crops import CropGeometry  # noqa: E402
+from keras_loretrack.sequences import load_sources  # noqa: E402
+from keras_loretrack.training import (  # noqa: E402
+    add_training_arguments,
+    build_optimizer,
+    check_batch_size,
+    make_parser,
+    make_strategy,
+    prepare_output,
+    resume,
+    save_and_evaluate,
+    set_precision,
+    start_from_mae,
+    training_callbacks,
+    training_config,
+    training_data,
+    validation_data,
+)
 
+parser = make_parser("Train the LoReTrack teacher (a plain tracker at 384 px).")
+parser.add_argument("--preset", default="res384", help="preset name or folder")
+add_training_arguments(parser)
+args = parser.parse_args()
+config = training_config(args)
 
-def parse_arguments():
-    parser = make_parser("Train the LoReTrack teacher (a plain tracker at 384 px).")
-    parser.add_argument("--preset", default="res384", help="preset name or folder")
-    add_training_arguments(
-        parser, epochs=300, batch_size=128, samples_per_epoch=60_000, data=DEFAULT_DATA
-    )
-    return parser.parse_args()
-
+strategy = make_strategy(config.strategy, config.tpu)
+check_batch_size(config.batch_size, strategy)
+set_precision(config.mixed_precision, strategy)
+keras.utils.set_random_seed(config.seed)
+paths = prepare_output(config.output, config.resume)
 
 """
-## Data, model, compile and fit
+## Data
 
-`train_tracker` crops template/search pairs at the preset's resolution, builds
-the model (from MAE with `--mae`), compiles it with OSTrack's optimiser and fits
-it with per-epoch checkpoints; see `keras_loretrack/training/tracker_training.py`.
+Template/search pairs are drawn from the `--data` sources (by `--ratios`) and
+cropped at the model's own resolution when the fit starts; each sample is a
+pure function of (seed, epoch, index), so a resumed run sees the same stream.
+"""
 
+sources, ratios = load_sources(config.data, config.ratios)
+
+"""
+## Model
+
+The preset's architecture, from MAE ViT weights with `--mae` (or from the
+preset's own weights with `--weights`).
+"""
+
+with strategy.scope():
+    model = LoReTrack.from_preset(
+        args.preset, load_weights=config.weights, **config.model_overrides()
+    )
+    if config.mae:
+        print(start_from_mae(model, config.mae).summary())
+
+"""
+## Compile
+
+The model owns OSTrack's loss (no `loss=`); the optimiser is OSTrack's AdamW
+with the backbone at a tenth of the head's learning rate and step decay.
+"""
+
+with strategy.scope():
+    model.compile(
+        optimizer=build_optimizer(
+            model.backbone.trainable_variables,
+            learning_rate=config.head_learning_rate,
+            epochs=config.epochs,
+            steps_per_epoch=config.steps_per_epoch,
+            backbone_multiplier=config.backbone_multiplier,
+            weight_decay=config.weight_decay,
+            global_clipnorm=config.clipnorm,
+            decay_epoch=config.decay_epoch,
+        ),
+        jit_compile=config.jit_compile,
+    )
+
+"""
+## Fit
+
+Each epoch ends with an atomic checkpoint and TensorBoard scalars; `--resume`
+restores the last checkpoint and the data stream continues from that epoch.
+"""
+
+initial_epoch = resume(model, paths, config.resume)
+geometry = CropGeometry.of(model)
+model.fit(
+    training_data(sources, ratios, geometry, config, initial_epoch),
+    epochs=config.epochs,
+    steps_per_epoch=config.steps_per_epoch,
+    initial_epoch=initial_epoch,
+    validation_data=validation_data(geometry, config),
+    callbacks=training_callbacks(paths, strategy, config.keep_checkpoints),
+    shuffle=False,  # the pipeline's order is fixed by its seed
+    verbose=config.verbose,
+)
+
+"""
 ## Evaluation
 
 The trained model is saved as a preset and tracks the evaluation sequences
-(`--eval-sequences`, default 8 procedural test videos); AUC, precision and
-normalised precision go to `<output>/evaluation.json`.
+(`--eval-sequences`, default 8 procedural test videos); SUC (`auc`),
+precision and normalised precision go to `<output>/evaluation.json`.
 """
 
-if __name__ == "__main__":
-    summary = train_tracker(parse_arguments(), DEFAULT_DATA)
-    print({k: round(v, 2) if isinstance(v, float) else v for k, v in summary.items()})
+summary = save_and_evaluate(model, config, paths, strategy, {"preset": args.preset})
+print({k: round(v, 2) if isinstance(v, float) else v for k, v in summary.items()})

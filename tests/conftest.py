@@ -8,6 +8,10 @@ import pathlib  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from tests.presets import TINY_TEST_CE  # noqa: E402
+
+pytest_plugins = ["tests.dataset_trees"]
+
 SEQUENCES_DIR = pathlib.Path(
     os.environ.get(
         "LORETRACK_SEQUENCES",
@@ -41,3 +45,46 @@ def tiny_batch():
         return x, {"box": box.astype("float32")}
 
     return make
+
+
+@pytest.fixture(scope="session")
+def torch_reference():
+    """`torch_reference(preset, seed=0)`: the PyTorch OSTrack network of
+    `keras_loretrack.benchmarking.torch_ostrack` with the preset's architecture
+    and seeded random weights (skips without torch)."""
+    pytest.importorskip("torch")
+    from keras_loretrack.benchmarking.torch_ostrack import OSTrackReference, randomize_
+    from keras_loretrack.models import LoReTrack
+
+    def make(preset, seed=0):
+        model = LoReTrack.from_preset(preset, load_weights=False)
+        backbone = model.backbone
+        reference = OSTrackReference(
+            search_size=backbone.search_size,
+            template_size=backbone.template_size,
+            patch_size=backbone.patch_size,
+            dim=backbone.hidden_dim,
+            depth=backbone.num_layers,
+            num_heads=backbone.num_heads,
+            mlp_dim=backbone.mlp_dim,
+            head_channels=model.head_channels,
+            ce_blocks=backbone.candidate_elimination_blocks,
+            keep_ratio=backbone.candidate_keep_ratio,
+        )
+        return randomize_(reference, seed).eval()
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tracker_checkpoint(torch_reference, tmp_path_factory):
+    """An official tracker checkpoint (`net` key, release layout) of the
+    `TINY_TEST_CE` architecture with random weights."""
+    import torch
+
+    from keras_loretrack.benchmarking.torch_ostrack import release_state_dict
+
+    path = tmp_path_factory.mktemp("ckpt") / "tiny_ce.pth.tar"
+    reference = torch_reference(TINY_TEST_CE)
+    torch.save({"net": release_state_dict(reference), "epoch": 300}, path)
+    return path

@@ -1,4 +1,4 @@
-"""The shipped `mini_teacher` / `mini_student` weights track, and `loretrack demo` runs.
+"""The shipped `mini_teacher` / `mini_student` weights load and track.
 
 The weights come from recipes/miniature_replication.py. On procedural test clips
 0-2 (60 frames) random weights score about 7.6 SUC, the shipped teacher 43.4
@@ -12,9 +12,6 @@ import keras
 import numpy as np
 import pytest
 
-from keras_loretrack.cli.demo import run_demo
-from keras_loretrack.cli.main import main
-from keras_loretrack.data.procedural import procedural_dataset
 from keras_loretrack.evaluation.metrics import (
     sequence_curves,
     sequence_errors,
@@ -23,6 +20,7 @@ from keras_loretrack.evaluation.metrics import (
 from keras_loretrack.evaluation.runner import track_sequence
 from keras_loretrack.models import LoReTrack
 from keras_loretrack.models.preset_io import PACKAGED_PRESETS_DIR
+from keras_loretrack.sequences.procedural import procedural_dataset
 from keras_loretrack.tracking import Tracker
 
 SHIPPED = ("mini_teacher", "mini_student")
@@ -78,35 +76,3 @@ def test_shipped_preset_tracks_above_floor(name, clips):
     assert random < RANDOM_CEILING
     assert trained > SUC_FLOOR
     assert trained - random > SUC_FLOOR - RANDOM_CEILING
-
-
-def test_demo_writes_video_and_boxes_per_clip(tmp_path, capsys):
-    status = main(
-        ["demo", "--output-dir", str(tmp_path), "--seed", "1", "--clips", "2"]
-        + ["--frames", "6"]
-    )
-    assert status == 0
-    printed = capsys.readouterr().out
-    assert "mean SUC" in printed and "fps" in printed
-    clips = procedural_dataset(2, seed=1, split="test", num_frames=6)
-    assert sorted(os.listdir(tmp_path)) == sorted(
-        f"{clip.name}.{ext}" for clip in clips for ext in ("mp4", "txt")
-    )
-    for clip in clips:
-        assert (tmp_path / f"{clip.name}.mp4").stat().st_size > 0
-        boxes = np.loadtxt(tmp_path / f"{clip.name}.txt", delimiter=",")
-        assert boxes.shape == (6, 4)
-        np.testing.assert_allclose(boxes[0], clip.ground_truth[0], atol=1e-3)
-
-
-@pytest.mark.parametrize(
-    "arguments, message",
-    [
-        ({"frames": 1}, "--frames must be at least 2, got 1"),
-        ({"clips": 0}, "--clips must be at least 1, got 0"),
-        ({"seed": -1}, "--seed must be >= 0, got -1"),
-    ],
-)
-def test_demo_rejects_bad_arguments(tmp_path, arguments, message):
-    with pytest.raises(ValueError, match=message):
-        run_demo(str(tmp_path), **arguments)

@@ -1,8 +1,9 @@
 """The official tracker network computed straight from its state dict, in NumPy.
 
-A float64 forward pass of DESIGN §1 that reads the official keys directly (PyTorch
-layouts, no Keras): the reference `convert_checkpoint` validates a conversion
-against when PyTorch is not installed, and an independent check on the key mapping.
+A float64 forward pass of OSTrack's one-stream ViT and center head (Ye et al. 2022)
+that reads the official keys directly (PyTorch layouts, no Keras): the reference
+`convert_checkpoint` validates a conversion against when PyTorch is not installed,
+and an independent check on the key mapping.
 """
 
 import math

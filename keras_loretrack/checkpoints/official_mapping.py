@@ -1,15 +1,17 @@
 """Official OSTrack / LoReTrack / MAE state dicts → `LoReTrack` weights.
 
-A tracker checkpoint (`{"net": state_dict}`, keys `backbone.*` and `box_head.*`,
-DESIGN §3) fills the whole model; CE (OSTrack) checkpoints have the same keys. An MAE
-ViT checkpoint (`{"model": state_dict}`, the same block names without the `backbone.`
-prefix) fills the backbone only: both position tables are built from its 14x14 table
-(cls row dropped) with PyTorch-compatible bicubic, as OSTrack does when it starts from
-MAE. Position tables of a checkpoint trained at another resolution are re-gridded the
-same way; every other weight is resolution-independent.
+A tracker checkpoint (`{"net": state_dict}`, keys `backbone.*` and `box_head.*`, as
+the official releases save it) fills the whole model; CE (OSTrack) checkpoints have
+the same keys. An MAE ViT checkpoint (`{"model": state_dict}`, the same block names
+without the `backbone.` prefix) fills the backbone only: both position tables are
+built from its 14x14 table (cls row dropped) with PyTorch-compatible bicubic, as
+OSTrack does when it starts from MAE. Position tables of a checkpoint trained at
+another resolution are re-gridded the same way; every other weight is
+resolution-independent.
 
 PyTorch Linear weights (out, in) become Keras kernels (in, out); Conv weights
-(out, in, kh, kw) become (kh, kw, in, out).
+(out, in, kh, kw) become (kh, kw, in, out). `to_official` and
+`official_state_dict` go the other way.
 """
 
 import math
@@ -193,6 +195,31 @@ def to_keras(value, kind):
     if kind == "position":
         return value[0]
     return value
+
+
+def to_official(value, kind):
+    """A Keras variable's value in the official layout (inverse of `to_keras`)."""
+    if kind == "linear":
+        return value.T
+    if kind == "conv":
+        return value.transpose(3, 2, 0, 1)
+    if kind == "position":
+        return value[None]
+    return value
+
+
+def official_state_dict(model):
+    """A `LoReTrack`'s weights as an official state dict of NumPy arrays.
+
+    `load_official_weights(clone, {"net": official_state_dict(model)})` copies
+    every weight of `model` into `clone`.
+    """
+    import keras
+
+    return {
+        key: to_official(keras.ops.convert_to_numpy(variable), kind)
+        for key, (variable, kind) in official_variables(model).items()
+    }
 
 
 def _square_grid(key, num_tokens):

@@ -3,17 +3,19 @@
 import os
 import sys
 
+from keras_loretrack.cli.arguments import parse_list
+
 DESCRIPTION = """\
-Score the result files of one or several trackers on a benchmark (DESIGN §7): SUC
-(AUC), P (20 px), P_norm (0.20), OP50, OP75, and AO, SR0.5, SR0.75 on GOT-10k. Prints
-a table and writes report.json, table.md and success / precision / normalised
-precision plots (PNG) to --output (default: <results>/_analysis_<dataset>).
+Score the result files of one or several trackers on a benchmark: SUC (AUC), P (20 px),
+P_norm (0.20), OP50, OP75, and AO, SR0.5, SR0.75 on GOT-10k. Prints a table and writes
+report.json, table.md and success / precision / normalised precision plots (PNG) to
+--output (default: <results>/_analysis_<dataset>).
 """
 
 
 def add_parser(subparsers):
     """Registers the `analyze` sub-command."""
-    from keras_loretrack.evaluation.datasets import list_datasets
+    from keras_loretrack.sequences import list_datasets
 
     parser = subparsers.add_parser(
         "analyze",
@@ -60,22 +62,24 @@ def add_parser(subparsers):
 
 def run(args):
     """Scores the results; returns the process exit status."""
-    from keras_loretrack.cli.evaluate import parse_names
     from keras_loretrack.evaluation.analysis import (
         compute_report,
         format_table,
         write_report,
     )
-    from keras_loretrack.evaluation.datasets import get_dataset, limit_frames
     from keras_loretrack.evaluation.metrics import MetricRules
+    from keras_loretrack.sequences import get_dataset, limit_frames
 
     try:
         dataset = get_dataset(args.dataset, args.root, args.split)
         if args.sequences:
-            dataset = dataset.select(parse_names(args.sequences))
+            dataset = dataset.select(parse_list(args.sequences, what="sequence name"))
         if args.max_frames is not None and args.max_frames < 1:
             raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
         sequences = [limit_frames(s, args.max_frames) for s in dataset]
+        trackers = None
+        if args.trackers:
+            trackers = parse_list(args.trackers, what="tracker name")
         if args.pytracking_quirks:
             rules = MetricRules.pytracking(dataset.name, validity=args.validity)
         else:
@@ -84,7 +88,7 @@ def run(args):
             args.results,
             dataset.result_name,
             sequences,
-            trackers=parse_names(args.trackers) if args.trackers else None,
+            trackers=trackers,
             rules=rules,
             allow_missing=args.allow_missing,
         )

@@ -2,8 +2,6 @@
 
 import sys
 
-from keras_loretrack.checkpoints import CheckpointError, convert_checkpoint
-
 DESCRIPTION = """\
 Convert an official OSTrack / LoReTrack tracker checkpoint (`.pth.tar`, key `net`) or
 MAE ViT-B weights (`mae_pretrain_vit_base.pth`, key `model`) into a preset directory
@@ -53,6 +51,8 @@ def add_parser(subparsers):
 
 def run(args):
     """Runs the conversion; returns the process exit status."""
+    from keras_loretrack.checkpoints import CheckpointError, convert_checkpoint
+
     try:
         convert_checkpoint(
             args.checkpoint,

@@ -3,6 +3,8 @@
 import os
 import time
 
+from keras_loretrack.cli.arguments import add_model_arguments
+
 DESCRIPTION = """\
 Renders procedural test clips (a natural-image object moving over a natural-image
 background, with exact ground truth), tracks them with the shipped `mini_student`
@@ -38,8 +40,8 @@ def add_parser(subparsers):
         "--clips", type=int, default=DEFAULT_CLIPS, help="number of clips"
     )
     parser.add_argument("--frames", type=int, default=100, help="clip length")
-    parser.add_argument(
-        "--preset", default=DEFAULT_PRESET, help="preset name or preset directory"
+    add_model_arguments(
+        parser, files=False, weights=False, jit_compile=False, default=DEFAULT_PRESET
     )
     parser.set_defaults(func=run)
     return parser
@@ -47,22 +49,11 @@ def add_parser(subparsers):
 
 def track_clip(tracker, clip, output_dir):
     """Tracks a clip; writes `<name>.mp4` (annotated) and `<name>.txt` (boxes)."""
-    import numpy as np
-
-    from keras_loretrack.evaluation.annotations import write_boxes
-    from keras_loretrack.evaluation.metrics import (
-        sequence_curves,
-        sequence_errors,
-        summarize,
-    )
-    from keras_loretrack.evaluation.runner import track_sequence
+    from keras_loretrack.evaluation.scoring import evaluate_tracker
+    from keras_loretrack.sequences import write_boxes
     from keras_loretrack.tracking.video import AnnotatedVideoWriter, draw_box
 
-    result = track_sequence(tracker, clip)
-    errors = sequence_errors(
-        result["boxes"], clip.ground_truth, clip.visible, name=clip.name
-    )
-    summary = summarize([sequence_curves(errors)])
+    result = evaluate_tracker(tracker, [clip], warm_up=False)["sequences"][0]
     video = os.path.join(output_dir, f"{clip.name}.mp4")
     boxes = os.path.join(output_dir, f"{clip.name}.txt")
     with AnnotatedVideoWriter(video, fps=30.0) as writer:
@@ -76,10 +67,10 @@ def track_clip(tracker, clip, output_dir):
     write_boxes(boxes, result["boxes"])
     return {
         "name": clip.name,
-        "auc": summary["auc"],
-        "precision": summary["precision"],
-        "frames": len(clip),
-        "seconds": float(np.sum(result["times"][1:])),
+        "auc": result["auc"],
+        "precision": result["precision"],
+        "frames": result["frames"],
+        "seconds": result["seconds"],
         "video": video,
         "boxes": boxes,
     }
@@ -105,7 +96,7 @@ def run_demo(
     """
     import numpy as np
 
-    from keras_loretrack.data.procedural import procedural_dataset
+    from keras_loretrack.sequences.procedural import procedural_dataset
     from keras_loretrack.tracking import Tracker
 
     if frames < 2:

@@ -1,65 +1,35 @@
 """`loretrack eval`: one-pass evaluation of a tracker on a benchmark dataset."""
 
-import functools
-import os
 import sys
+
+from keras_loretrack.cli.arguments import (
+    add_model_arguments,
+    model_name,
+    parse_list,
+    tracker_factory,
+)
 
 DESCRIPTION = """\
 Run a tracker once over every sequence of a benchmark (initialised with the first
 ground-truth box) and write the standard result files: pytracking layout
-<results>/<tracker>/<dataset>/<seq>.txt with <seq>_time.txt and <seq>_score.txt, or
-the GOT-10k submission layout <seq>/<seq>_001.txt with <seq>_time.txt. Sequences
-whose result exists are skipped, so a killed run resumes; --shard i/n lets n machines
-split a benchmark (every n-th of the name-sorted sequences, from the i-th, 0-based).
+<results>/<tracker>/<dataset>_<split>/<seq>.txt (<dataset>/ for datasets without
+splits) with <seq>_time.txt and <seq>_score.txt, or the GOT-10k submission layout
+<seq>/<seq>_001.txt with <seq>_time.txt. Sequences whose result exists are skipped,
+so a killed run resumes; --shard i/n lets n machines split a benchmark (every n-th
+of the name-sorted sequences, from the i-th, 0-based).
 """
-
-
-def build_tracker(preset=None, model=None, load_weights=True, jit_compile=False):
-    """Builds a `Tracker` from a preset or an exported model file.
-
-    A top-level function, so that `functools.partial` of it can be sent to
-    worker processes.
-    """
-    from keras_loretrack.tracking import Tracker
-
-    if model is not None:
-        return Tracker.from_file(model)
-    return Tracker.from_preset(
-        preset, load_weights=load_weights, jit_compile=jit_compile
-    )
-
-
-def parse_names(text):
-    """Splits `a,b,c` into names, dropping blanks."""
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise ValueError(f"Expected comma-separated names, got {text!r}")
-    return names
-
-
-def default_tracker_name(preset=None, model=None):
-    """The preset name, the preset folder's name or the model file's stem."""
-    if model is not None:
-        return os.path.splitext(os.path.basename(model))[0]
-    return os.path.basename(os.path.normpath(preset))
 
 
 def add_parser(subparsers):
     """Registers the `eval` sub-command."""
-    from keras_loretrack.evaluation.datasets import list_datasets
+    from keras_loretrack.sequences import list_datasets
 
     parser = subparsers.add_parser(
         "eval",
         help="one-pass evaluation of a tracker on a benchmark (result files)",
         description=DESCRIPTION,
     )
-    model = parser.add_mutually_exclusive_group(required=True)
-    model.add_argument(
-        "--preset", help="built-in preset name (e.g. res128) or preset directory"
-    )
-    model.add_argument(
-        "--model", help="exported model file (.tflite, .onnx) run by its engine"
-    )
+    add_model_arguments(parser)
     parser.add_argument(
         "--dataset", required=True, choices=sorted(list_datasets()), help="benchmark"
     )
@@ -82,15 +52,6 @@ def add_parser(subparsers):
         help="track only the first N frames of each sequence (smoke runs)",
     )
     parser.add_argument(
-        "--no-weights",
-        dest="load_weights",
-        action="store_false",
-        help="build the preset with random weights (smoke tests)",
-    )
-    parser.add_argument(
-        "--jit-compile", action="store_true", help="compile the Keras model with XLA"
-    )
-    parser.add_argument(
         "--no-progress", dest="progress", action="store_false", help="no progress bar"
     )
     parser.set_defaults(func=run)
@@ -103,11 +64,11 @@ def load_sequences(args, shard=(0, 1)):
     Returns:
         (dataset, list of `Sequence`).
     """
-    from keras_loretrack.evaluation.datasets import get_dataset, limit_frames
+    from keras_loretrack.sequences import get_dataset, limit_frames
 
     dataset = get_dataset(args.dataset, args.root, args.split)
     if args.sequences:
-        dataset = dataset.select(parse_names(args.sequences))
+        dataset = dataset.select(parse_list(args.sequences, what="sequence name"))
     index, count = shard
     dataset = dataset.select(sorted(dataset.sequence_names)[index::count])
     if args.max_frames is not None and args.max_frames < 1:
@@ -127,20 +88,12 @@ def run(args):
     except (FileNotFoundError, OSError, ValueError) as error:
         print(f"loretrack eval: {error}", file=sys.stderr)
         return 2
-    tracker_name = args.tracker_name or default_tracker_name(args.preset, args.model)
-    factory = functools.partial(
-        build_tracker,
-        preset=args.preset,
-        model=args.model,
-        load_weights=args.load_weights,
-        jit_compile=args.jit_compile,
-    )
     try:
         summary = run_evaluation(
-            factory,
+            tracker_factory(args),
             sequences,
             args.results,
-            tracker_name,
+            args.tracker_name or model_name(args),
             dataset.result_name,
             workers=args.workers,
             progress=args.progress,

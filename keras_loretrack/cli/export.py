@@ -3,6 +3,8 @@
 import os
 import sys
 
+from keras_loretrack.cli.arguments import add_model_arguments, load_model, model_name
+
 DESCRIPTION = """\
 Export a preset to TFLite (LiteRT, builtin ops only) or ONNX (tf2onnx, checked in ONNX
 Runtime). The file records the crop sizes, crop factors and normalisation, so
@@ -30,9 +32,7 @@ def add_parser(subparsers):
         help="export a preset to .tflite or .onnx (optionally int8)",
         description=DESCRIPTION,
     )
-    parser.add_argument(
-        "--preset", required=True, help="built-in preset name or preset directory"
-    )
+    add_model_arguments(parser, files=False, jit_compile=False)
     parser.add_argument("--format", required=True, help="tflite or onnx")
     parser.add_argument(
         "--quantize",
@@ -53,12 +53,6 @@ def add_parser(subparsers):
     parser.add_argument("--output", required=True, help="file to write")
     parser.add_argument(
         "--opset", type=int, default=17, help="ONNX opset, >= 17 (default 17)"
-    )
-    parser.add_argument(
-        "--no-weights",
-        dest="load_weights",
-        action="store_false",
-        help="export the preset with random initial weights (smoke tests)",
     )
     parser.set_defaults(func=run)
     return parser
@@ -116,10 +110,9 @@ def run(args):
 
     from keras_loretrack.export import export_onnx, export_tflite
     from keras_loretrack.export.calibration import calibration_samples
-    from keras_loretrack.models import LoReTrack
 
     try:
-        model = LoReTrack.from_preset(args.preset, load_weights=args.load_weights)
+        model = load_model(args)
         calibration = None
         if sequences is not None:
             calibration = calibration_samples(
@@ -129,7 +122,7 @@ def run(args):
     except (ValueError, FileNotFoundError) as error:
         print(f"loretrack export: {error}", file=sys.stderr)
         return 2
-    preset = os.path.basename(os.path.normpath(args.preset))
+    preset = model_name(args)
     try:
         if args.format == "tflite":
             metadata = export_tflite(

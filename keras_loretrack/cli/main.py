@@ -10,7 +10,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # Each module defines `add_parser(subparsers)`, which registers its sub-command
 # and sets `func` to a `run(args) -> int`.
-COMMANDS = ("convert", "track", "evaluate", "analyze", "export", "bench", "demo")
+COMMANDS = (
+    "convert",
+    "track",
+    "evaluate",
+    "analyze",
+    "pack",
+    "export",
+    "bench",
+    "demo",
+)
 
 
 def build_parser():

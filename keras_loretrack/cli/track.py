@@ -4,6 +4,8 @@ import collections
 import sys
 import time
 
+from keras_loretrack.cli.arguments import add_model_arguments, tracker_factory
+
 FPS_WINDOW = 30
 
 DESCRIPTION = """\
@@ -34,13 +36,7 @@ def add_parser(subparsers):
         help="track one object through a video, a frame folder or a camera",
         description=DESCRIPTION,
     )
-    model = parser.add_mutually_exclusive_group(required=True)
-    model.add_argument(
-        "--preset", help="built-in preset name (e.g. res128) or preset directory"
-    )
-    model.add_argument(
-        "--model", help="exported model file (.tflite, .onnx) run by its engine"
-    )
+    add_model_arguments(parser)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--video", help="video file")
     source.add_argument("--frames", help="folder of image files")
@@ -54,29 +50,10 @@ def add_parser(subparsers):
         "--max-frames", type=int, help="stop after this many frames (first included)"
     )
     parser.add_argument(
-        "--no-weights",
-        dest="load_weights",
-        action="store_false",
-        help="build the preset with random weights (smoke tests)",
-    )
-    parser.add_argument(
-        "--jit-compile", action="store_true", help="compile the Keras model with XLA"
-    )
-    parser.add_argument(
         "--fps", type=float, help="frame rate of the output video (default: source's)"
     )
     parser.set_defaults(func=run)
     return parser
-
-
-def _build_tracker(args):
-    from keras_loretrack.tracking import Tracker
-
-    if args.model is not None:
-        return Tracker.from_file(args.model)
-    return Tracker.from_preset(
-        args.preset, load_weights=args.load_weights, jit_compile=args.jit_compile
-    )
 
 
 def track_frames(tracker, frames, init_box, total=None, max_frames=None, writer=None):
@@ -129,7 +106,7 @@ def track_frames(tracker, frames, init_box, total=None, max_frames=None, writer=
 
 def run(args):
     """Runs the tracker; returns the process exit status."""
-    from keras_loretrack.evaluation.annotations import write_boxes
+    from keras_loretrack.sequences import write_boxes
     from keras_loretrack.tracking.video import AnnotatedVideoWriter, open_frames
 
     try:
@@ -143,7 +120,7 @@ def run(args):
     with source:
         writer = None
         try:
-            tracker = _build_tracker(args)
+            tracker = tracker_factory(args)()
             if args.output_video:
                 fps = (source.fps or 30.0) if args.fps is None else args.fps
                 writer = AnnotatedVideoWriter(args.output_video, fps=fps)

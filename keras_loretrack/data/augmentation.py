@@ -1,4 +1,4 @@
-"""Box jitter and photometric/geometric augmentation of training pairs (DESIGN §5).
+"""Box jitter and photometric/geometric augmentation of training pairs.
 
 Order, as OSTrack applies it: joint grayscale and joint horizontal flip on the
 two full frames, box jitter, cropping, then per-crop brightness.

@@ -6,12 +6,13 @@ crops are made in numpy/OpenCV by `sample_target`, the tracker's own crop. The
 map over sample indices is parallel but ordered (`deterministic=True`), so two
 datasets built with the same arguments give bit-identical batches.
 
-Target box in the search crop (DESIGN §4-5): the crop of side
-`crop_size = ceil(sqrt(w'h')·factor)` around the jittered box (centre c') is
-resized by `resize_factor = search_size / crop_size`, so a gt box with centre
-c and size (w, h) lands at centre `search_size / 2 + (c - c')·resize_factor`
-with size `(w, h)·resize_factor`. This is the exact inverse of the tracker's
-map back to the frame (DESIGN §4, unrounded previous centre). It differs from
+The crops take a model's `CropGeometry` (for LoReTrack, the teacher's). Target
+box in the search crop: the crop of side `crop_size = ceil(sqrt(w'h')·factor)`
+around the jittered box (centre c') is resized by
+`resize_factor = search_size / crop_size`, so a gt box with centre c and size
+(w, h) lands at centre `search_size / 2 + (c - c')·resize_factor` with size
+`(w, h)·resize_factor`. This is the exact inverse of the tracker's map back to
+the frame (around the unrounded previous centre). It differs from
 the pixels actually cropped by the rounding of the crop corner (< 0.5 image
 px), as in the tracker; OSTrack's training code uses (search_size - 1) / 2 as
 the crop centre instead, a half-pixel shift this project does not copy.
@@ -28,7 +29,12 @@ the samples of epoch e. After a restart, build the dataset with
 import numpy as np
 
 from keras_loretrack.data.augmentation import PairAugmentation
-from keras_loretrack.data.crops import crop_window, normalize, sample_target
+from keras_loretrack.data.crops import (
+    CropGeometry,
+    crop_window,
+    normalize,
+    sample_target,
+)
 from keras_loretrack.data.sampling import PairSampler, sample_rng
 
 
@@ -73,10 +79,9 @@ class PairProcessor:
 
     Args:
         sampler: `PairSampler`.
-        search_size: int. Search crop side (the teacher's, 384 for LoReTrack).
-        template_size: int. Template crop side.
-        search_factor: float. Search crop side relative to sqrt(w·h).
-        template_factor: float. Template crop side relative to sqrt(w·h).
+        geometry: `CropGeometry`, or anything `CropGeometry.of` reads (a
+            model, a dict). The crops' sides and factors (for LoReTrack, the
+            teacher's).
         augmentation: `PairAugmentation`.
         seed: int. The run's seed.
         max_tries: int. Pairs drawn per sample before giving up (a pair is
@@ -84,36 +89,11 @@ class PairProcessor:
             search crop).
     """
 
-    def __init__(
-        self,
-        sampler,
-        search_size,
-        template_size,
-        search_factor=5.0,
-        template_factor=2.0,
-        augmentation=None,
-        seed=0,
-        max_tries=20,
-    ):
-        for name, value in (
-            ("search_size", search_size),
-            ("template_size", template_size),
-        ):
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name, value in (
-            ("search_factor", search_factor),
-            ("template_factor", template_factor),
-        ):
-            if not value > 0:
-                raise ValueError(f"{name} must be > 0, got {value!r}")
+    def __init__(self, sampler, geometry, augmentation=None, seed=0, max_tries=20):
         if int(seed) != seed or seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
         self.sampler = sampler
-        self.search_size = int(search_size)
-        self.template_size = int(template_size)
-        self.search_factor = float(search_factor)
-        self.template_factor = float(template_factor)
+        self.geometry = CropGeometry.of(geometry)
         self.augmentation = augmentation or PairAugmentation()
         self.seed = int(seed)
         self.max_tries = int(max_tries)
@@ -146,24 +126,28 @@ class PairProcessor:
         )
         template_crop_box = augmentation.jitter_template(template_box, rng)
         search_crop_box = augmentation.jitter_search(search_box, rng)
+        geometry = self.geometry
         if not (
             _window_overlaps_image(
-                template_crop_box, self.template_factor, template_frame.shape
+                template_crop_box, geometry.template_factor, template_frame.shape
             )
             and _window_overlaps_image(
-                search_crop_box, self.search_factor, search_frame.shape
+                search_crop_box, geometry.search_factor, search_frame.shape
             )
         ):
             return None
         template, _ = sample_target(
-            template_frame, template_crop_box, self.template_factor, self.template_size
+            template_frame,
+            template_crop_box,
+            geometry.template_factor,
+            geometry.template_size,
         )
         search, resize_factor = sample_target(
-            search_frame, search_crop_box, self.search_factor, self.search_size
+            search_frame, search_crop_box, geometry.search_factor, geometry.search_size
         )
         center = search_crop_box[:2] + 0.5 * search_crop_box[2:]
         box = np.clip(
-            box_in_crop(search_box, center, resize_factor, self.search_size), 0, 1
+            box_in_crop(search_box, center, resize_factor, geometry.search_size), 0, 1
         )
         if not (box[2] > box[0] and box[3] > box[1]):
             return None
@@ -179,8 +163,9 @@ def _pair_dataset(
 ):
     import tensorflow as tf
 
-    search_shape = (processor.search_size, processor.search_size, 3)
-    template_shape = (processor.template_size, processor.template_size, 3)
+    geometry = processor.geometry
+    search_shape = (geometry.search_size, geometry.search_size, 3)
+    template_shape = (geometry.template_size, geometry.template_size, 3)
 
     def load(epoch, index):
         sample = processor(int(epoch), int(index))
@@ -218,10 +203,7 @@ def make_training_dataset(
     sources,
     ratios=None,
     *,
-    search_size=384,
-    template_size=192,
-    search_factor=5.0,
-    template_factor=2.0,
+    geometry,
     batch_size=32,
     samples_per_epoch=60_000,
     seed=0,
@@ -238,10 +220,9 @@ def make_training_dataset(
         sources: list of sequence collections (lists of `Sequence`,
             `CocoImageSet`, ...), one per dataset.
         ratios: list of float or None. Draw ratio per source (default equal).
-        search_size: int. Search crop side (the teacher's resolution).
-        template_size: int. Template crop side.
-        search_factor: float. Search crop factor.
-        template_factor: float. Template crop factor.
+        geometry: `CropGeometry` (or a model, or a dict `CropGeometry.of`
+            reads). The crops' sides and factors: the teacher's when
+            distilling.
         batch_size: int. Samples per batch.
         samples_per_epoch: int. Pairs per epoch, rounded down to whole batches.
         seed: int. Seed of the whole stream.
@@ -261,19 +242,16 @@ def make_training_dataset(
 
     Example:
     ```python
-    data = make_training_dataset([procedural_dataset(100)], search_size=128,
-                                 template_size=64, batch_size=8,
-                                 samples_per_epoch=800)
+    geometry = CropGeometry.of(model)
+    data = make_training_dataset([procedural_dataset(100)], geometry=geometry,
+                                 batch_size=8, samples_per_epoch=800)
     model.fit(data, epochs=10, steps_per_epoch=steps_per_epoch(800, 8))
     ```
     """
     sampler = PairSampler(sources, ratios, max_gap=max_gap)
     processor = PairProcessor(
         sampler,
-        search_size,
-        template_size,
-        search_factor,
-        template_factor,
+        geometry,
         augmentation=augmentation or PairAugmentation(),
         seed=seed,
     )
@@ -293,10 +271,7 @@ def make_validation_dataset(
     sources,
     ratios=None,
     *,
-    search_size=384,
-    template_size=192,
-    search_factor=5.0,
-    template_factor=2.0,
+    geometry,
     batch_size=32,
     num_samples=1_000,
     seed=0,
@@ -316,10 +291,7 @@ def make_validation_dataset(
     sampler = PairSampler(sources, ratios, max_gap=max_gap)
     processor = PairProcessor(
         sampler,
-        search_size,
-        template_size,
-        search_factor,
-        template_factor,
+        geometry,
         augmentation=augmentation or PairAugmentation.validation(),
         seed=seed,
     )

@@ -1,4 +1,4 @@
-"""Template/search pair sampling for training (DESIGN §5, OSTrack's causal mode).
+"""Template/search pair sampling for training (OSTrack's causal mode, Ye et al. 2022).
 
 A draw picks a source (dataset) by ratio, a sequence uniformly within it, then a
 template frame and a later search frame at most `max_gap` frames after it, both
@@ -17,7 +17,7 @@ import functools
 
 import numpy as np
 
-from keras_loretrack.evaluation.sequence import Sequence
+from keras_loretrack.sequences.sequence import Sequence
 
 
 def sample_rng(seed, epoch, index):
@@ -95,7 +95,8 @@ class PairSampler:
         sources: list of sequence collections. Each supports `len()` and
             integer indexing returning a `Sequence` (a list, `CocoImageSet`, ...).
         ratios: list of float or None. Relative draw probability per source
-            (default equal; 1:1:1:1 in DESIGN §5).
+            (default equal; LoReTrack draws LaSOT, GOT-10k, TrackingNet and
+            COCO 1:1:1:1).
         max_gap: int. Largest search - template frame distance.
         max_tries: int. Draws attempted before giving up.
         cache_size: int. Sequences kept after loading (readers parse annotation

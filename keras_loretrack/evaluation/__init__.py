@@ -1,4 +1,8 @@
-"""Sequences, benchmark datasets, metrics and one-pass evaluation."""
+"""Metrics, result files, the one-pass runner and analysis.
+
+What a video is (`Sequence`, box files, the benchmark readers) lives in
+`keras_loretrack.sequences`; its names are re-exported here.
+"""
 
 from keras_loretrack.evaluation.analysis import (
     compute_report,
@@ -6,14 +10,6 @@ from keras_loretrack.evaluation.analysis import (
     format_table,
     plot_curves,
     write_report,
-)
-from keras_loretrack.evaluation.annotations import read_boxes, write_boxes
-from keras_loretrack.evaluation.datasets import (
-    Dataset,
-    get_dataset,
-    limit_frames,
-    list_datasets,
-    register_dataset,
 )
 from keras_loretrack.evaluation.metrics import (
     MetricRules,
@@ -37,4 +33,15 @@ from keras_loretrack.evaluation.runner import (
     shard_sequences,
     track_sequence,
 )
-from keras_loretrack.evaluation.sequence import Sequence, read_rgb
+from keras_loretrack.evaluation.scoring import evaluate_tracker
+from keras_loretrack.sequences import (
+    Dataset,
+    Sequence,
+    get_dataset,
+    limit_frames,
+    list_datasets,
+    read_boxes,
+    read_rgb,
+    register_dataset,
+    write_boxes,
+)

@@ -122,7 +122,7 @@ def compute_report(
         dataset_name: str. The dataset folder name (`Dataset.result_name`).
         sequences: iterable of `Sequence` with full ground truth.
         trackers: list of str or None (every tracker found).
-        rules: `metrics.MetricRules` or None (DESIGN §7 rules).
+        rules: `metrics.MetricRules` or None (the pytracking / OSTrack rules).
         allow_missing: bool. Score on the sequences every tracker has instead
             of failing when results are missing.
         layout: str or None. "pytracking" or "got10k" (None: by dataset

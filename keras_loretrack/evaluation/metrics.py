@@ -1,4 +1,4 @@
-"""One-pass evaluation metrics (DESIGN §7, pytracking / OSTrack definitions).
+"""One-pass evaluation metrics (the pytracking / OSTrack definitions).
 
 Per frame: IoU of x, y, w, h boxes (continuous), centre error in pixels with
 centres at `xy + 0.5 * (wh - 1)`, and the centre error normalised per axis by
@@ -36,7 +36,7 @@ VALIDITY_RULES = ("ostrack", "pytracking")
 
 @dataclasses.dataclass(frozen=True)
 class MetricRules:
-    """How invalid frames count; the defaults are DESIGN §7's rules.
+    """How invalid frames count; the defaults are the pytracking / OSTrack rules.
 
     pytracking's analysis code, which produced the published numbers, has two
     quirks that `MetricRules.pytracking(dataset)` reproduces: an invalid
@@ -210,7 +210,7 @@ def sequence_errors(predicted, ground_truth, visible=None, rules=None, name="seq
         predicted: float array (N, 4). Tracker boxes x, y, w, h.
         ground_truth: float array (N, 4). NaN rows where unannotated.
         visible: bool array (N,) or None. The dataset's visibility labels.
-        rules: `MetricRules` or None (DESIGN §7 rules).
+        rules: `MetricRules` or None (the pytracking / OSTrack rules).
         name: str. Named in error messages.
 
     Returns:

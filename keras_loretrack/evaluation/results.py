@@ -1,7 +1,8 @@
 """Result files of one-pass evaluation, in the pytracking and GOT-10k layouts.
 
 pytracking layout (every dataset but GOT-10k), under
-`<results>/<tracker>/<dataset>/`:
+`<results>/<tracker>/<dataset>/`, where `<dataset>` is the dataset's result name
+(`<name>_<split>`, or `<name>` for datasets without splits):
 
 - `<seq>.txt`: one `x,y,w,h` line per frame, the first being the initial box;
 - `<seq>_time.txt`: seconds spent in `initialize` / `track`, one per frame;
@@ -23,7 +24,7 @@ import typing
 import numpy as np
 
 from keras_loretrack.atomic_files import atomic_output
-from keras_loretrack.evaluation.annotations import read_boxes, write_boxes
+from keras_loretrack.sequences.annotations import read_boxes, write_boxes
 
 LAYOUTS = ("pytracking", "got10k")
 

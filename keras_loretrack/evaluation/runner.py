@@ -164,7 +164,8 @@ def run_evaluation(
             `workers > 1` (e.g. `functools.partial` of a top-level function).
         sequences: iterable of `Sequence` (a `Dataset` works).
         results_dir: str. Results root.
-        tracker_name: str. Results go to `<results_dir>/<tracker>/<dataset>/`.
+        tracker_name: str. Results go to
+            `<results_dir>/<tracker>/<dataset_name>/`.
         dataset_name: str. The dataset folder name; "got10k*" selects the
             GOT-10k submission layout.
         workers: int. Parallel processes (1: in this process).

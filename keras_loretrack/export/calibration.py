@@ -21,8 +21,8 @@ import os
 
 import numpy as np
 
-from keras_loretrack.data.crops import normalize, sample_target
-from keras_loretrack.evaluation.sequence import Sequence
+from keras_loretrack.data.crops import CropGeometry, normalize, sample_target
+from keras_loretrack.sequences.sequence import Sequence
 
 PROCEDURAL = "procedural"
 PROCEDURAL_SEQUENCES = 4
@@ -43,7 +43,7 @@ def calibration_sequences(source, seed=0, label="Calibration directory"):
         source: str. An OTB-layout sequence folder (`img/` and
             `groundtruth_rect.txt`), a folder of such folders, or
             `"procedural"` for procedurally rendered videos (the "val" split of
-            `keras_loretrack.data.procedural`, seeds from `seed`).
+            `keras_loretrack.sequences.procedural`, seeds from `seed`).
         seed: int. First procedural seed.
         label: str. What `source` is, for error messages.
 
@@ -56,7 +56,7 @@ def calibration_sequences(source, seed=0, label="Calibration directory"):
     """
     source = os.fspath(source)
     if source == PROCEDURAL:
-        from keras_loretrack.data.procedural import procedural_dataset
+        from keras_loretrack.sequences.procedural import procedural_dataset
 
         return procedural_dataset(
             PROCEDURAL_SEQUENCES, seed=seed, split="val", num_frames=PROCEDURAL_FRAMES
@@ -109,9 +109,8 @@ def calibration_samples(sequences, geometry, num_frames=64):
 
     Args:
         sequences: list of `Sequence` (see `calibration_sequences`).
-        geometry: any object with `search_size`, `template_size`,
-            `search_factor` and `template_factor` (a model, engine or
-            `ExportMetadata`).
+        geometry: a `CropGeometry`, or anything `CropGeometry.of` reads (a
+            model, an engine, `ExportMetadata`).
         num_frames: int. How many pairs to make.
 
     Returns:
@@ -124,6 +123,11 @@ def calibration_samples(sequences, geometry, num_frames=64):
     """
     if int(num_frames) != num_frames or num_frames < 1:
         raise ValueError(f"num_frames must be a positive integer, got {num_frames!r}")
+    geometry = CropGeometry.of(geometry)
+    sides = {
+        "template": (geometry.template_factor, geometry.template_size),
+        "search": (geometry.search_factor, geometry.search_size),
+    }
     candidates = [(s, i) for s in sequences for i in _search_frames(s)]
     if not candidates:
         names = [s.name for s in sequences]
@@ -140,12 +144,7 @@ def calibration_samples(sequences, geometry, num_frames=64):
         box = sequence.ground_truth[index - 1]
         pair = {}
         for name, frame in (("template", index - 1), ("search", index)):
-            crop, _ = sample_target(
-                sequence.frame(frame),
-                box,
-                getattr(geometry, f"{name}_factor"),
-                getattr(geometry, f"{name}_size"),
-            )
+            crop, _ = sample_target(sequence.frame(frame), box, *sides[name])
             pair[name] = normalize(crop)[None]
         samples.append(pair)
     return samples

@@ -38,13 +38,13 @@ import tempfile
 import numpy as np
 
 from keras_loretrack.atomic_files import atomic_output
-from keras_loretrack.export.metadata import (
+from keras_loretrack.export.saved_model import SIGNATURE_KEY, export_saved_model
+from keras_loretrack.tracking.file_metadata import (
     INPUT_NAMES,
     METADATA_KEY,
     OUTPUT_NAMES,
     ExportMetadata,
 )
-from keras_loretrack.export.saved_model import SIGNATURE_KEY, export_saved_model
 
 QUANTIZATIONS = ("none", "dynamic", "int8")
 MIN_OPSET = 17

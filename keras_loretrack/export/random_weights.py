@@ -4,7 +4,7 @@ Keras' initial weights make a degenerate exported graph: zero biases, unit
 LayerNorm gains and zero shifts, unit BatchNorm statistics are folded away by
 the converters, so the graph is smaller and faster than a trained model's and
 numerically too easy. These weights are drawn like the PyTorch reference's
-`randomize_` (tests/reference/torch_ostrack.py): every tensor random and of a
+`randomize_` (keras_loretrack.benchmarking.torch_ostrack): every tensor random and of a
 trained network's scale, so every op of a trained model survives conversion.
 """
 

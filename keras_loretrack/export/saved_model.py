@@ -9,16 +9,18 @@ them (NaN outputs or a TypeError), and Keras' own LiteRT export asks for Flex
 ops.
 """
 
-from keras_loretrack.export.metadata import INPUT_NAMES, OUTPUT_NAMES
+from keras_loretrack.data.crops import CropGeometry
+from keras_loretrack.tracking.file_metadata import INPUT_NAMES, OUTPUT_NAMES
 
 SIGNATURE_KEY = "serving_default"
 
 
 def input_shapes(model):
     """The batch-1 input shapes of a `LoReTrack`: {"template": ..., "search": ...}."""
+    geometry = CropGeometry.of(model)
     return {
-        "template": (1, model.template_size, model.template_size, 3),
-        "search": (1, model.search_size, model.search_size, 3),
+        "template": (1, geometry.template_size, geometry.template_size, 3),
+        "search": (1, geometry.search_size, geometry.search_size, 3),
     }
 
 

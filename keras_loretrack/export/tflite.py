@@ -30,13 +30,14 @@ import tempfile
 import numpy as np
 
 from keras_loretrack.atomic_files import atomic_output
-from keras_loretrack.export.metadata import (
-    INPUT_NAMES,
-    ExportMetadata,
-    write_tflite_metadata,
-)
-from keras_loretrack.export.quantization import dequantize_array, quantize_array
 from keras_loretrack.export.saved_model import SIGNATURE_KEY, export_saved_model
+from keras_loretrack.tracking.file_metadata import (
+    INPUT_NAMES,
+    METADATA_KEY,
+    ExportMetadata,
+    decode_name,
+)
+from keras_loretrack.tracking.quantization import dequantize_array, quantize_array
 
 QUANTIZATIONS = ("none", "fp16", "dynamic", "int8", "int8-mixed")
 CALIBRATED = ("int8", "int8-mixed")
@@ -63,6 +64,29 @@ def check_quantization(quantization, calibration=None):
             f"TFLite quantization {quantization!r} needs calibration samples "
             "(real crops, see keras_loretrack.export.calibration); got none"
         )
+
+
+def write_tflite_metadata(tflite_bytes, metadata):
+    """Returns TFLite flatbuffer bytes with the record as a `metadata` entry.
+
+    The record (`ExportMetadata`) goes into a buffer of the model, named by an
+    entry of the flatbuffer's `metadata` list; an existing `keras_loretrack`
+    entry is replaced. `read_tflite_metadata` reads it back.
+    """
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(tflite_bytes))
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(metadata.to_json().encode("utf-8"), np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = METADATA_KEY
+    entry.buffer = len(model.buffers) - 1
+    model.metadata = [
+        m for m in (model.metadata or []) if decode_name(m.name) != METADATA_KEY
+    ] + [entry]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 def builtin_op_types(tflite_bytes):
@@ -189,9 +213,9 @@ def export_tflite(model, path, quantization="none", calibration=None, preset="")
 
     Example:
     ```python
-    model = LoReTrack.from_preset("tiny_test", load_weights=False)
-    export_tflite(model, "tiny.tflite")
-    tracker = Tracker.from_file("tiny.tflite")
+    model = LoReTrack.from_preset("mini_student")
+    export_tflite(model, "mini_student.tflite")
+    tracker = Tracker.from_file("mini_student.tflite")
     ```
     """
     check_quantization(quantization, calibration)

@@ -20,28 +20,36 @@ def clipped_sigmoid(x):
     return ops.clip(ops.sigmoid(x), SIGMOID_CLIP, 1.0 - SIGMOID_CLIP)
 
 
-def decode_boxes(score_map, size_map, offset_map):
+def decode_boxes(score_map, size_map, offset_map, xp=ops):
     """Boxes (B, 4) normalised (cx, cy, w, h) at the argmax of `score_map`.
 
-    With fs the map side and the argmax at (iy, ix):
-    ((ix + off_x) / fs, (iy + off_y) / fs, w, h).
+    With fs the map side and the argmax at (iy, ix), the first in row-major
+    order: ((ix + off_x) / fs, (iy + off_y) / fs, w, h), as OSTrack's
+    `cal_bbox`. The one decoder of the package: the model runs it on tensors
+    (its `boxes` output), the tracker on numpy maps of any engine.
+
+    Args:
+        score_map: (B, fs, fs, 1). Scores (windowed or not).
+        size_map: (B, fs, fs, 2). w, h relative to the search crop.
+        offset_map: (B, fs, fs, 2). Sub-cell x, y offsets.
+        xp: the array module: `keras.ops` (default) or `numpy`. With numpy
+            the integer cell plus a float32 offset gives float64 boxes.
     """
     feature_size = score_map.shape[1]
-    flat_scores = ops.reshape(score_map, (-1, feature_size * feature_size))
-    index = ops.argmax(flat_scores, axis=-1)[:, None, None]
-    size = ops.take_along_axis(
-        ops.reshape(size_map, (-1, feature_size * feature_size, 2)), index, axis=1
-    )[:, 0]
-    offset = ops.take_along_axis(
-        ops.reshape(offset_map, (-1, feature_size * feature_size, 2)), index, axis=1
-    )[:, 0]
-    index = ops.cast(index[:, 0, 0], offset.dtype)
-    iy = ops.floor(index / feature_size)
-    ix = index - iy * feature_size
-    return ops.stack(
+    cells = feature_size * feature_size
+    index = xp.argmax(xp.reshape(score_map, (-1, cells)), axis=-1)
+
+    def at_argmax(values):
+        flat = xp.reshape(values, (-1, cells, 2))
+        return xp.take_along_axis(flat, index[:, None, None], axis=1)[:, 0]
+
+    size, offset = at_argmax(size_map), at_argmax(offset_map)
+    iy = xp.floor_divide(index, feature_size)
+    ix = xp.mod(index, feature_size)
+    return xp.stack(
         [
-            (ix + offset[:, 0]) / feature_size,
-            (iy + offset[:, 1]) / feature_size,
+            xp.add(ix, offset[:, 0]) / feature_size,
+            xp.add(iy, offset[:, 1]) / feature_size,
             size[:, 0],
             size[:, 1],
         ],

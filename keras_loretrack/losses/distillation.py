@@ -1,14 +1,21 @@
-"""LoReTrack's dual knowledge distillation losses: QKV-KD and Disc-KD (DESIGN §6).
+"""LoReTrack's dual knowledge distillation losses: QKV-KD and Disc-KD.
 
 Both compare student and teacher maps over the teacher's search grid: the
 student's (B, gs, gs, C) map is resized bilinearly (half-pixel centres, i.e.
 PyTorch's `align_corners=False`, no antialiasing) to the teacher's grid, then at
 every token the channel distributions are compared,
 `KL(softmax(t / T) ‖ softmax(s / T))`, summed over tokens and channels,
-multiplied by T² and divided by the batch size.
+multiplied by T² and divided by the batch size (Dong et al. 2024).
 """
 
 from keras import ops
+
+from keras_loretrack.losses.paper_defaults import (
+    DISC_INSIDE_WEIGHT,
+    DISC_OUTSIDE_WEIGHT,
+    DISC_THRESHOLD,
+    KD_TEMPERATURE,
+)
 
 
 def merge_heads(tensor, grid):
@@ -47,7 +54,7 @@ def resize_to_grid(features, grid):
     )
 
 
-def channel_kl_divergence(student, teacher, temperature=4.0):
+def channel_kl_divergence(student, teacher, temperature=KD_TEMPERATURE):
     """Temperature KL between channel softmaxes, summed over tokens, per sample.
 
     `Σ_tokens Σ_c p_t (log p_t - log p_s) · T² / B` with p = softmax(x / T) over
@@ -79,7 +86,7 @@ def _check_pair(student, teacher, what):
 
 
 def qkv_distillation_loss(
-    student_qkv, teacher_qkv, temperature=4.0, *, student_grid, teacher_grid
+    student_qkv, teacher_qkv, temperature=KD_TEMPERATURE, *, student_grid, teacher_grid
 ):
     """QKV-KD: channel KL between the search tokens' q, k and v of one block.
 
@@ -129,10 +136,10 @@ def qkv_distillation_loss(
 def discriminative_distillation_loss(
     student_features,
     teacher_features,
-    threshold=0.20,
-    temperature=4.0,
-    inside_weight=0.6,
-    outside_weight=0.4,
+    threshold=DISC_THRESHOLD,
+    temperature=KD_TEMPERATURE,
+    inside_weight=DISC_INSIDE_WEIGHT,
+    outside_weight=DISC_OUTSIDE_WEIGHT,
 ):
     """Disc-KD: channel KL inside and outside the teacher's discriminative region.
 

@@ -1,4 +1,4 @@
-"""OSTrack's tracking losses: CenterNet focal loss, GIoU and L1 (DESIGN §5).
+"""OSTrack's tracking losses: CenterNet focal loss, GIoU and L1 (Ye et al. 2022).
 
 Ground truth is the target box in the search crop, normalised (x1, y1, x2, y2).
 The score map is trained against a Gaussian heatmap on the feat_sz grid built the
@@ -12,6 +12,8 @@ Gaussian that falls on the grid, as OSTrack's `draw_gaussian` does.
 """
 
 from keras import ops
+
+from keras_loretrack.losses.paper_defaults import FOCAL_WEIGHT, GIOU_WEIGHT, L1_WEIGHT
 
 SCORE_CLIP = 1e-4
 
@@ -138,7 +140,13 @@ def generalized_iou(boxes1, boxes2):
     return iou - (hull_area - union) / hull_area, iou
 
 
-def tracking_loss(box, outputs, focal_weight=1.0, giou_weight=2.0, l1_weight=5.0):
+def tracking_loss(
+    box,
+    outputs,
+    focal_weight=FOCAL_WEIGHT,
+    giou_weight=GIOU_WEIGHT,
+    l1_weight=L1_WEIGHT,
+):
     """OSTrack's training loss: focal + 2·GIoU + 5·L1 by default.
 
     The score map is compared with the Gaussian heatmap of the ground truth as

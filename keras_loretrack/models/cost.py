@@ -1,7 +1,7 @@
 """Analytic cost of a LoReTrack model: multiply-accumulates.
 
 MACs count the linear and convolution layers only (attention matmuls, norms
-and activations excluded), the convention of DESIGN §1 and the paper.
+and activations excluded), the convention of LoReTrack (Dong et al. 2024).
 """
 
 from keras_loretrack.layers.center_head import BRANCH_OUTPUTS

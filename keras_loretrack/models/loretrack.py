@@ -102,7 +102,7 @@ class LoReTrack(keras.Model):
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
-        """OSTrack's training loss, focal + 2·GIoU + 5·L1 (DESIGN §5).
+        """OSTrack's training loss, focal + 2·GIoU + 5·L1 (Ye et al. 2022).
 
         Each term (and the decoded box's IoU) is logged as a metric.
 

@@ -1,8 +1,9 @@
-"""LoReTrack's dual knowledge distillation as a Keras model (DESIGN §6)."""
+"""LoReTrack's dual knowledge distillation as a Keras model (Dong et al. 2024)."""
 
 import keras
 from keras import ops
 
+from keras_loretrack.losses import paper_defaults as paper
 from keras_loretrack.losses.distillation import (
     discriminative_distillation_loss,
     qkv_distillation_loss,
@@ -40,7 +41,8 @@ class LoReTrackDistiller(keras.Model):
     Batches hold the teacher's crops; the student sees them resized (bilinear,
     half-pixel centres, no antialias) to its own template and search sizes, so
     both see the same content. The loss is
-    `focal + 2·GIoU + 5·L1 + 0.01·Disc + 0.01·QKV` by default: the tracking
+    `focal + 2·GIoU + 5·L1 + 0.01·Disc + 0.01·QKV` by default (the paper's,
+    `keras_loretrack.losses.paper_defaults`): the tracking
     losses of the student on the ground truth (heatmap on the student's grid)
     plus Disc-KD on the final search features and QKV-KD on the chosen blocks.
     The teacher runs in inference mode outside the gradient tape and is frozen
@@ -83,16 +85,16 @@ class LoReTrackDistiller(keras.Model):
         self,
         student,
         teacher,
-        qkv_blocks=(-1,),
-        focal_weight=1.0,
-        giou_weight=2.0,
-        l1_weight=5.0,
-        disc_weight=0.01,
-        qkv_weight=0.01,
-        temperature=4.0,
-        disc_threshold=0.20,
-        disc_inside_weight=0.6,
-        disc_outside_weight=0.4,
+        qkv_blocks=paper.QKV_BLOCKS,
+        focal_weight=paper.FOCAL_WEIGHT,
+        giou_weight=paper.GIOU_WEIGHT,
+        l1_weight=paper.L1_WEIGHT,
+        disc_weight=paper.DISC_WEIGHT,
+        qkv_weight=paper.QKV_WEIGHT,
+        temperature=paper.KD_TEMPERATURE,
+        disc_threshold=paper.DISC_THRESHOLD,
+        disc_inside_weight=paper.DISC_INSIDE_WEIGHT,
+        disc_outside_weight=paper.DISC_OUTSIDE_WEIGHT,
         **kwargs,
     ):
         if keras.backend.backend() != "tensorflow":

@@ -1,4 +1,9 @@
-"""Built-in LoReTrack presets (DESIGN §2): architecture, sizes and crop factors."""
+"""Built-in presets: architecture, crop sizes and crop factors.
+
+`res*` are the ViT-B/16 resolutions of LoReTrack (Dong et al. 2024, arXiv
+2405.17660), `ostrack*` the OSTrack baselines with candidate elimination (Ye et
+al. 2022), `mini_*` small ViTs trained on a CPU by recipes/miniature_replication.py.
+"""
 
 VIT_BASE = {
     "patch_size": 16,
@@ -30,26 +35,24 @@ def _vit_base(search_size, search_factor, description, **backbone):
     }
 
 
-def _small(search_size, description, **architecture):
-    backbone = {
-        "patch_size": 8,
-        "hidden_dim": 96,
-        "num_layers": 4,
-        "num_heads": 3,
-        "mlp_dim": 384,
-        "layer_norm_epsilon": 1e-6,
-        "drop_path_rate": 0.05,
-        "search_size": search_size,
-        "template_size": search_size // 2,
-    }
-    backbone.update(architecture.pop("backbone", {}))
+def _small(search_size, description):
     return {
         "description": description,
-        "backbone": backbone,
+        "backbone": {
+            "patch_size": 8,
+            "hidden_dim": 96,
+            "num_layers": 4,
+            "num_heads": 3,
+            "mlp_dim": 384,
+            "layer_norm_epsilon": 1e-6,
+            "drop_path_rate": 0.05,
+            "search_size": search_size,
+            "template_size": search_size // 2,
+        },
         "task": {
             "search_factor": 5.0,
             "template_factor": 2.0,
-            "head_channels": architecture.pop("head_channels", [64, 32, 16, 8]),
+            "head_channels": [64, 32, 16, 8],
         },
     }
 
@@ -91,33 +94,5 @@ PRESETS = {
     "mini_student": _small(
         64,
         "Small ViT (4 blocks, width 96, patch 8) at search 64: CPU-trainable student.",
-    ),
-    "tiny_test": _small(
-        64,
-        "Two-block width-32 ViT for tests.",
-        backbone={
-            "patch_size": 16,
-            "hidden_dim": 32,
-            "num_layers": 2,
-            "num_heads": 2,
-            "mlp_dim": 64,
-            "drop_path_rate": 0.0,
-        },
-        head_channels=[16, 8, 8, 8],
-    ),
-    "tiny_test_ce": _small(
-        128,
-        "Four-block width-32 ViT, candidate elimination in blocks 1 and 2, for tests.",
-        backbone={
-            "patch_size": 16,
-            "hidden_dim": 32,
-            "num_layers": 4,
-            "num_heads": 2,
-            "mlp_dim": 64,
-            "drop_path_rate": 0.0,
-            "candidate_elimination_blocks": [1, 2],
-            "candidate_keep_ratio": 0.7,
-        },
-        head_channels=[16, 8, 8, 8],
     ),
 }

@@ -3,9 +3,9 @@
 An engine takes one normalised template and one normalised search crop (batch
 1, see `keras_loretrack.data.crops.normalize`) and returns numpy
 `score_map` (1, fs, fs, 1), `size_map` (1, fs, fs, 2) and `offset_map`
-(1, fs, fs, 2). It also carries what the tracker needs to make those crops:
-`search_size`, `template_size`, `search_factor`, `template_factor` and
-`feature_size`. The Keras engine lives here; engines for exported files
+(1, fs, fs, 2). It also carries what the tracker needs to make those crops, its
+`geometry` (a `CropGeometry`), and the side `feature_size` of its maps. The
+Keras engine lives here; engines for exported files
 (LiteRT `.tflite`, ONNX Runtime `.onnx`) register a loader per file extension
 with `register_file_engine`, and `engine_from_file` dispatches on it.
 """
@@ -16,6 +16,8 @@ import os
 import keras
 import numpy as np
 
+from keras_loretrack.data.crops import CropGeometry
+
 MAP_NAMES = ("score_map", "size_map", "offset_map")
 
 _FILE_ENGINES = {}
@@ -24,24 +26,38 @@ _FILE_ENGINES = {}
 class Engine(abc.ABC):
     """What the tracker calls: crops in, head maps out.
 
-    Subclasses set the attributes below in their constructor and implement
-    `__call__`.
+    Subclasses set `geometry` and `feature_size` in their constructor and
+    implement `__call__`. The four crop attributes read `geometry`.
 
     Attributes:
         name: str. A short label for logs and result folders.
-        search_size: int. Search crop side in model pixels.
-        template_size: int. Template crop side in model pixels.
-        search_factor: float. Search crop side relative to sqrt(w·h).
-        template_factor: float. Template crop side relative to sqrt(w·h).
+        geometry: `CropGeometry`. Crop sides and context factors.
         feature_size: int. Side `fs` of the output maps.
     """
 
     name = "engine"
-    search_size: int
-    template_size: int
-    search_factor: float
-    template_factor: float
+    geometry: CropGeometry
     feature_size: int
+
+    @property
+    def search_size(self):
+        """Search crop side in model pixels."""
+        return self.geometry.search_size
+
+    @property
+    def template_size(self):
+        """Template crop side in model pixels."""
+        return self.geometry.template_size
+
+    @property
+    def search_factor(self):
+        """Search crop side relative to sqrt(w·h)."""
+        return self.geometry.search_factor
+
+    @property
+    def template_factor(self):
+        """Template crop side relative to sqrt(w·h)."""
+        return self.geometry.template_factor
 
     @abc.abstractmethod
     def __call__(self, template, search):
@@ -86,11 +102,11 @@ class KerasEngine(Engine):
 
     Example:
     ```python
-    model = LoReTrack.from_preset("tiny_test", load_weights=False)
+    model = LoReTrack.from_preset("mini_student")
     engine = KerasEngine(model)
     maps = engine(np.zeros((1, 32, 32, 3), "float32"),
                   np.zeros((1, 64, 64, 3), "float32"))
-    maps["score_map"].shape  # (1, 4, 4, 1)
+    maps["score_map"].shape  # (1, 8, 8, 1)
     ```
     """
 
@@ -102,30 +118,19 @@ class KerasEngine(Engine):
             )
         import tensorflow as tf
 
-        missing = [
-            attr
-            for attr in (
-                "search_size",
-                "template_size",
-                "feature_size",
-                "search_factor",
-                "template_factor",
-            )
-            if not hasattr(model, attr)
-        ]
-        if missing:
+        try:
+            geometry = CropGeometry.of(model)
+            feature_size = int(model.feature_size)
+        except (TypeError, AttributeError) as error:
             raise TypeError(
-                f"KerasEngine needs a LoReTrack-like model with {missing}, got "
-                f"{type(model).__name__}"
-            )
+                f"KerasEngine needs a LoReTrack-like model with crop geometry and "
+                f"feature_size, got {type(model).__name__} ({error})"
+            ) from None
         self.model = model
         self.jit_compile = bool(jit_compile)
         self.name = name or model.name
-        self.search_size = int(model.search_size)
-        self.template_size = int(model.template_size)
-        self.feature_size = int(model.feature_size)
-        self.search_factor = float(model.search_factor)
-        self.template_factor = float(model.template_factor)
+        self.geometry = geometry
+        self.feature_size = feature_size
 
         shapes = self.input_shapes()
         signature = [

@@ -2,7 +2,7 @@
 
 An exported file carries everything the tracker needs: crop sizes, crop
 factors and input normalisation in its keras_loretrack metadata (see
-`keras_loretrack.export.metadata`).
+`keras_loretrack.tracking.file_metadata`).
 """
 
 import os
@@ -83,11 +83,8 @@ class FileEngine(Engine):
         self.metadata = metadata
         self.num_threads = num_threads
         self.name = name or os.path.splitext(os.path.basename(path))[0]
-        self.search_size = metadata.search_size
-        self.template_size = metadata.template_size
+        self.geometry = metadata.geometry
         self.feature_size = metadata.feature_size
-        self.search_factor = metadata.search_factor
-        self.template_factor = metadata.template_factor
         self._renormalize = RenormalizedInputs(metadata.mean, metadata.std)
 
     def _check_signature(self, inputs, outputs, what):

@@ -2,7 +2,7 @@
 
 Everything the tracker needs comes from the file: the crop sizes, crop factors
 and input normalisation from its keras_loretrack metadata (see
-`keras_loretrack.export.metadata`), the scales of int8 / uint8 input and output
+`keras_loretrack.tracking.file_metadata`), the scales of int8 / uint8 input and output
 tensors from the tensors themselves. The interpreter applies LiteRT's default
 XNNPACK delegate with `num_threads` threads.
 """
@@ -11,10 +11,10 @@ import mmap
 
 import numpy as np
 
-from keras_loretrack.export.metadata import read_tflite_metadata
-from keras_loretrack.export.quantization import dequantize_array, quantize_array
 from keras_loretrack.tracking.engines import MAP_NAMES, register_file_engine
 from keras_loretrack.tracking.file_engine import FileEngine, check_shapes
+from keras_loretrack.tracking.file_metadata import read_tflite_metadata
+from keras_loretrack.tracking.quantization import dequantize_array, quantize_array
 
 
 class LiteRTEngine(FileEngine):

@@ -1,21 +1,21 @@
 """`OnnxEngine`: runs an exported `.onnx` with ONNX Runtime on the CPU.
 
 The crop sizes, crop factors and normalisation come from the keras_loretrack
-record in the file's `metadata_props` (see `keras_loretrack.export.metadata`).
+record in the file's `metadata_props` (see `keras_loretrack.tracking.file_metadata`).
 ONNX tensors do not store quantisation scales, so integer input or output
 tensors take theirs from the record's `io_quantization`.
 """
 
 import numpy as np
 
-from keras_loretrack.export.metadata import (
+from keras_loretrack.tracking.engines import MAP_NAMES, register_file_engine
+from keras_loretrack.tracking.file_engine import FileEngine, check_shapes
+from keras_loretrack.tracking.file_metadata import (
     METADATA_KEY,
     ExportMetadata,
     missing_metadata_error,
 )
-from keras_loretrack.export.quantization import dequantize_array, quantize_array
-from keras_loretrack.tracking.engines import MAP_NAMES, register_file_engine
-from keras_loretrack.tracking.file_engine import FileEngine, check_shapes
+from keras_loretrack.tracking.quantization import dequantize_array, quantize_array
 
 ONNX_TYPES = {
     "tensor(float)": np.float32,

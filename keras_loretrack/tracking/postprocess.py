@@ -1,12 +1,14 @@
 """From the head's maps to an image box: Hann window, decoding, map-back, clipping.
 
-Follows OSTrack's tracker (DESIGN §4): the score map is multiplied by a cosine
+Follows OSTrack's tracker (Ye et al. 2022): the score map is multiplied by a cosine
 (Hann) window, the box is decoded at the windowed argmax, scaled from the
 normalised crop to image pixels, shifted by the previous centre and clipped to
 the image with a 10 px margin.
 """
 
 import numpy as np
+
+from keras_loretrack.layers.center_head import decode_boxes
 
 CLIP_MARGIN = 10
 
@@ -36,6 +38,9 @@ def hann_window(size):
 def decode_box(response, size_map, offset_map):
     """Decodes the normalised box at the argmax of `response`.
 
+    The model's own decoder (`keras_loretrack.layers.center_head.decode_boxes`)
+    on numpy maps of one frame.
+
     Args:
         response: float array (fs, fs). The (windowed) score map.
         size_map: float array (fs, fs, 2). w, h relative to the search crop.
@@ -46,16 +51,15 @@ def decode_box(response, size_map, offset_map):
         and the argmax cell (row, column). Ties go to the first cell in
         row-major order.
     """
-    size = response.shape[0]
-    index = int(np.argmax(response))
-    iy, ix = divmod(index, size)
-    off_x, off_y = offset_map[iy, ix]
-    w, h = size_map[iy, ix]
-    box = np.array(
-        [(ix + float(off_x)) / size, (iy + float(off_y)) / size, w, h],
-        dtype=np.float64,
-    )
-    return box, (iy, ix)
+    response = np.asarray(response)
+    box = decode_boxes(
+        response[None, :, :, None],
+        np.asarray(size_map)[None],
+        np.asarray(offset_map)[None],
+        xp=np,
+    )[0]
+    iy, ix = divmod(int(np.argmax(response)), response.shape[0])
+    return box.astype(np.float64), (iy, ix)
 
 
 def map_box_back(box, previous_box, search_size, resize_factor):

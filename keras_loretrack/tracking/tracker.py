@@ -1,4 +1,4 @@
-"""`Tracker`: single-object tracking with a LoReTrack network (DESIGN §4).
+"""`Tracker`: single-object tracking with a LoReTrack network.
 
 `initialize(frame, box)` crops the template once; every `track(frame)` crops
 the search region around the previous box, runs the engine, windows the score
@@ -9,17 +9,17 @@ OSTrack's tracker: no template update, no re-detection.
 import cv2
 import numpy as np
 
-from keras_loretrack.data.crops import normalize, sample_target
+from keras_loretrack.data.crops import (
+    GEOMETRY_FIELDS,
+    CropGeometry,
+    normalize,
+    sample_target,
+)
 from keras_loretrack.tracking import postprocess
 from keras_loretrack.tracking.engines import KerasEngine, engine_from_file
 
-ENGINE_ATTRIBUTES = (
-    "search_size",
-    "template_size",
-    "search_factor",
-    "template_factor",
-    "feature_size",
-)
+# What the tracker reads from an engine: its crop geometry and map side.
+ENGINE_ATTRIBUTES = (*GEOMETRY_FIELDS, "feature_size")
 
 
 def as_rgb_frame(frame):
@@ -92,6 +92,9 @@ def check_init_box(box, height, width):
 def check_engine(engine):
     """Checks that `engine` is callable with positive sizes and factors.
 
+    Returns:
+        The engine's `CropGeometry`.
+
     Raises:
         TypeError: not callable, or missing one of `ENGINE_ATTRIBUTES`.
         ValueError: a size is not a positive integer or a factor not positive.
@@ -110,7 +113,7 @@ def check_engine(engine):
         if not valid:
             kind = "a positive integer" if integer else "a positive number"
             raise ValueError(f"Engine {name} must be {kind}, got {value!r}")
-    return engine
+    return CropGeometry.of(engine)
 
 
 class Tracker:
@@ -122,7 +125,7 @@ class Tracker:
 
     Example:
     ```python
-    tracker = Tracker.from_preset("tiny_test", load_weights=False)
+    tracker = Tracker.from_preset("mini_student")
     tracker.initialize(first_frame, (205, 151, 17, 50))
     for frame in frames:
         out = tracker.track(frame)
@@ -131,7 +134,8 @@ class Tracker:
     """
 
     def __init__(self, engine):
-        self.engine = check_engine(engine)
+        self.geometry = check_engine(engine)
+        self.engine = engine
         self.window = postprocess.hann_window(engine.feature_size)
         self._template = None
         self._state = None
@@ -189,7 +193,7 @@ class Tracker:
         frame = as_rgb_frame(frame)
         box = check_init_box(box, *frame.shape[:2])
         crop, _ = sample_target(
-            frame, box, self.engine.template_factor, self.engine.template_size
+            frame, box, self.geometry.template_factor, self.geometry.template_size
         )
         self._template = normalize(crop)[None]
         self._state = box
@@ -210,7 +214,7 @@ class Tracker:
         frame = as_rgb_frame(frame)
         height, width = frame.shape[:2]
         crop, resize_factor = sample_target(
-            frame, self._state, self.engine.search_factor, self.engine.search_size
+            frame, self._state, self.geometry.search_factor, self.geometry.search_size
         )
         maps = self.engine(self._template, normalize(crop)[None])
         score_map = maps["score_map"][0, :, :, 0]
@@ -229,7 +233,7 @@ class Tracker:
                 f"box {box.tolist()}"
             )
         box = postprocess.map_box_back(
-            box, self._state, self.engine.search_size, resize_factor
+            box, self._state, self.geometry.search_size, resize_factor
         )
         self._state = postprocess.clip_box(box, height, width)
         score = float(score_map[iy, ix])

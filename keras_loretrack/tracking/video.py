@@ -9,7 +9,7 @@ import os
 import cv2
 import numpy as np
 
-from keras_loretrack.evaluation.sequence import image_files, read_rgb
+from keras_loretrack.sequences.sequence import image_files, read_rgb
 
 BOX_COLOR = (0, 255, 0)
 
@@ -18,7 +18,7 @@ class FolderFrames:
     """The image files of a folder, in natural order.
 
     Args:
-        folder: str. A folder of image files (see `evaluation.sequence.image_files`).
+        folder: str. A folder of image files (see `sequences.image_files`).
     """
 
     def __init__(self, folder):

@@ -1,37 +1,38 @@
-"""One-pass evaluation of a freshly trained model, for the recipes' last step."""
+"""A training run's last step: save the trained model, score it by one-pass tracking."""
 
-from tqdm import tqdm
-
-from keras_loretrack.evaluation.metrics import (
-    sequence_curves,
-    sequence_errors,
-    summarize,
-)
-from keras_loretrack.evaluation.runner import track_sequence
-from keras_loretrack.tracking.tracker import Tracker
+from keras_loretrack.atomic_files import write_json
+from keras_loretrack.evaluation.scoring import evaluate_tracker
+from keras_loretrack.training.datasets import evaluation_sequences
+from keras_loretrack.training.strategy import is_chief
 
 
-def one_pass_evaluation(model, sequences, jit_compile=False, progress=True):
-    """Tracks every sequence with `model` and summarises success and precision.
+def save_and_evaluate(model, config, paths, strategy, extra=None):
+    """Saves `model` as a preset and writes its one-pass scores (chief only).
 
     Args:
-        model: `LoReTrack`.
-        sequences: iterable of `Sequence`.
-        jit_compile: bool. Compile the tracker's forward with XLA.
-        progress: bool. Show a progress bar over sequences.
+        model: `LoReTrack`. The trained model (the student when distilling).
+        config: `TrainingConfig`. `eval_sequences`, `skip_eval`, `jit_compile`
+            and `verbose` are read.
+        paths: dict from `prepare_output`: `preset` and `evaluation` are
+            written.
+        strategy: `tf.distribute.Strategy`. Only the chief writes.
+        extra: dict or None. Added to the written scores (e.g. the preset).
 
     Returns:
-        dict: `auc`, `precision`, `normalized_precision`, `op50`, `op75`
-        (percent, DESIGN §7) and `sequences` (how many).
+        dict. The overall scores of `evaluate_tracker` plus `extra` (empty on
+        non-chief workers or with `skip_eval`).
     """
-    tracker = Tracker.from_model(model, jit_compile=jit_compile)
-    curves = []
-    for sequence in tqdm(list(sequences), desc="one-pass", disable=not progress):
-        boxes = track_sequence(tracker, sequence)["boxes"]
-        errors = sequence_errors(
-            boxes, sequence.ground_truth, sequence.visible, name=sequence.name
-        )
-        curves.append(sequence_curves(errors))
-    summary = {k: v for k, v in summarize(curves).items() if k != "curves"}
-    summary["sequences"] = len(curves)
-    return summary
+    if not is_chief(strategy):
+        return {}
+    model.save_to_preset(paths["preset"])
+    if config.skip_eval:
+        return {}
+    scores = evaluate_tracker(
+        model,
+        evaluation_sequences(config.eval_sequences),
+        jit_compile=config.jit_compile,
+        progress=config.verbose > 0,
+    )["overall"]
+    scores.update(extra or {})
+    write_json(paths["evaluation"], scores)
+    return scores

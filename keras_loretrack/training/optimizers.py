@@ -1,4 +1,4 @@
-"""OSTrack's optimiser (DESIGN §5): AdamW, backbone lr ×0.1, step decay, clipping.
+"""OSTrack's optimiser (Ye et al. 2022): AdamW, backbone lr ×0.1, step decay, clipping.
 
 PyTorch trains OSTrack with two AdamW parameter groups, the backbone's at a tenth
 of the learning rate; AdamW there decays each weight by `lr_group · wd`. Scaling
@@ -10,14 +10,15 @@ decoupled weight decay with it, per variable.
 import keras
 from keras import ops
 
-# DESIGN §5: the OSTrack/LoReTrack recipe.
-BASE_LEARNING_RATE = 4e-4
-BASE_BATCH_SIZE = 128
-BACKBONE_LR_MULTIPLIER = 0.1
-WEIGHT_DECAY = 1e-4
-GLOBAL_CLIPNORM = 0.1
-DECAY_FRACTION = 0.8
-DECAY_FACTOR = 0.1
+from keras_loretrack.losses.paper_defaults import (
+    BACKBONE_LR_MULTIPLIER,
+    BASE_BATCH_SIZE,
+    BASE_LEARNING_RATE,
+    DECAY_FACTOR,
+    DECAY_FRACTION,
+    GLOBAL_CLIPNORM,
+    WEIGHT_DECAY,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_loretrack")

@@ -73,3 +73,13 @@ def set_precision(mixed_precision=False, strategy=None):
         policy = "mixed_float16"
     keras.mixed_precision.set_global_policy(policy)
     return policy
+
+
+def check_batch_size(batch_size, strategy):
+    """The global batch must split evenly over the strategy's replicas."""
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas:
+        raise ValueError(
+            f"--batch-size {batch_size} must be a multiple of the {replicas} "
+            "replicas of the strategy"
+        )

@@ -1,4 +1,4 @@
-"""`convert_checkpoint` and `loretrack convert`: validate, then write a preset."""
+"""`convert_checkpoint`: validate, then write a preset."""
 
 import os
 
@@ -8,45 +8,14 @@ import pytest
 from keras_loretrack.checkpoints.convert import convert_checkpoint, validate_conversion
 from keras_loretrack.checkpoints.official_mapping import load_official_weights
 from keras_loretrack.checkpoints.torch_reader import load_torch_checkpoint
-from keras_loretrack.cli.main import main
 from keras_loretrack.models import LoReTrack
 
 torch = pytest.importorskip("torch")
 
-from reference.torch_ostrack import (  # noqa: E402
-    OSTrackReference,
-    mae_state_dict,
-    official_state_dict,
-    randomize_,
-)
+from keras_loretrack.benchmarking.torch_ostrack import release_state_dict  # noqa: E402
+from tests.presets import TINY_TEST_CE  # noqa: E402
 
 pytestmark = pytest.mark.torch
-
-
-def _reference(preset, seed=0):
-    model = LoReTrack.from_preset(preset, load_weights=False)
-    backbone = model.backbone
-    reference = OSTrackReference(
-        search_size=backbone.search_size,
-        template_size=backbone.template_size,
-        patch_size=backbone.patch_size,
-        dim=backbone.hidden_dim,
-        depth=backbone.num_layers,
-        num_heads=backbone.num_heads,
-        mlp_dim=backbone.mlp_dim,
-        head_channels=model.head_channels,
-        ce_blocks=backbone.candidate_elimination_blocks,
-        keep_ratio=backbone.candidate_keep_ratio,
-    )
-    return randomize_(reference, seed).eval()
-
-
-@pytest.fixture(scope="module")
-def tracker_checkpoint(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ckpt") / "tiny_ce.pth.tar"
-    reference = _reference("tiny_test_ce")
-    torch.save({"net": official_state_dict(reference), "epoch": 300}, path)
-    return path
 
 
 def _outputs(model, inputs):
@@ -57,7 +26,7 @@ def test_convert_validates_then_writes_a_loadable_preset(tmp_path, tracker_check
     lines = []
     output = tmp_path / "preset"
     result = convert_checkpoint(
-        tracker_checkpoint, "tiny_test_ce", output, print_fn=lines.append
+        tracker_checkpoint, TINY_TEST_CE, output, print_fn=lines.append
     )
 
     assert sorted(os.listdir(output)) == [
@@ -79,7 +48,7 @@ def test_convert_validates_then_writes_a_loadable_preset(tmp_path, tracker_check
     assert "layout: tracker" in text and f"wrote preset {output}" in text
 
     loaded = LoReTrack.from_preset(output)
-    converted = LoReTrack.from_preset("tiny_test_ce", load_weights=False)
+    converted = LoReTrack.from_preset(TINY_TEST_CE, load_weights=False)
     load_official_weights(converted, load_torch_checkpoint(tracker_checkpoint))
     inputs = {
         "template": np.random.default_rng(1).normal(size=(1, 64, 64, 3)),
@@ -92,7 +61,7 @@ def test_convert_validates_then_writes_a_loadable_preset(tmp_path, tracker_check
 
 
 def test_validation_catches_a_wrong_weight(tracker_checkpoint):
-    model = LoReTrack.from_preset("tiny_test_ce", load_weights=False)
+    model = LoReTrack.from_preset(TINY_TEST_CE, load_weights=False)
     checkpoint = load_torch_checkpoint(tracker_checkpoint)
     load_official_weights(model, checkpoint)
     checks = validate_conversion(model, checkpoint)
@@ -110,7 +79,7 @@ def test_failed_validation_writes_nothing(tmp_path, tracker_checkpoint):
     with pytest.raises(ValueError, match="validation failed for .*no preset written"):
         convert_checkpoint(
             tracker_checkpoint,
-            "tiny_test_ce",
+            TINY_TEST_CE,
             output,
             atol=0.0,
             print_fn=lambda _: None,
@@ -123,7 +92,7 @@ def test_convert_into_another_resolution(tmp_path, tracker_checkpoint):
     # tiny_test_ce's architecture at search 64: the tables are re-gridded 8 -> 4.
     source = tmp_path / "source"
     LoReTrack.from_preset(
-        "tiny_test_ce", load_weights=False, search_size=64
+        TINY_TEST_CE, load_weights=False, search_size=64
     ).save_to_preset(source)
     result = convert_checkpoint(
         tracker_checkpoint, source, tmp_path / "out", print_fn=lines.append
@@ -132,74 +101,10 @@ def test_convert_into_another_resolution(tmp_path, tracker_checkpoint):
     assert "re-gridded backbone.pos_embed_x: 8x8 -> 4x4" in "\n".join(lines)
 
 
-def test_cli_convert_tracker_and_mae(tmp_path, tracker_checkpoint, capsys):
-    output = tmp_path / "cli_preset"
-    status = main(
-        [
-            "convert",
-            str(tracker_checkpoint),
-            "--preset",
-            "tiny_test_ce",
-            "--output",
-            str(output),
-        ]
-    )
-    assert status == 0
-    assert "max |keras - reference| offset_map" in capsys.readouterr().out
-    assert LoReTrack.from_preset(output).search_size == 128
-
-    mae = tmp_path / "mae_pretrain_vit_tiny.pth"
-    torch.save({"model": mae_state_dict(_reference("tiny_test"))}, mae)
-    status = main(
-        [
-            "convert",
-            str(mae),
-            "--preset",
-            "tiny_test",
-            "--output",
-            str(tmp_path / "mae"),
-        ]
-    )
-    out = capsys.readouterr().out
-    assert status == 0
-    assert "layout: mae" in out
-    assert "max |keras - reference| search_features" in out
-    assert "score_map" not in out.split("validating")[1]
-
-
-def test_cli_reports_bad_checkpoints(tmp_path, capsys):
-    path = tmp_path / "garbage.pth"
-    path.write_bytes(b"not a checkpoint at all")
-    status = main(
-        ["convert", str(path), "--preset", "tiny_test", "--output", str(tmp_path / "o")]
-    )
-    assert status == 2
-    assert "garbage.pth: not a PyTorch checkpoint" in capsys.readouterr().err
-    assert not (tmp_path / "o").exists()
-
-
-def test_cli_missing_key(tmp_path, capsys):
-    state = official_state_dict(_reference("tiny_test"))
-    del state["backbone.blocks.0.attn.proj.bias"]
-    path = tmp_path / "partial.pth"
-    torch.save({"net": state}, path)
-    args = [
-        "convert",
-        str(path),
-        "--preset",
-        "tiny_test",
-        "--output",
-        str(tmp_path / "o"),
-    ]
-    assert main(args) == 2
-    assert "backbone.blocks.0.attn.proj.bias" in capsys.readouterr().err
-    assert main(args + ["--allow-missing", "--no-validate"]) == 0
-
-
 @pytest.mark.large
-def test_vit_base_ce_conversion_validates(tmp_path):
+def test_vit_base_ce_conversion_validates(tmp_path, torch_reference):
     path = tmp_path / "OSTrack_ep0300.pth.tar"
-    torch.save({"net": official_state_dict(_reference("ostrack256"))}, path)
+    torch.save({"net": release_state_dict(torch_reference("ostrack256"))}, path)
     result = convert_checkpoint(path, "ostrack256", tmp_path / "out", print_fn=print)
     assert result.differences["argmax_mismatches"] == 0
     assert result.differences["score_map"] < 1e-5

@@ -9,15 +9,19 @@ from keras_loretrack.checkpoints.official_mapping import (
     find_state_dict,
     load_official_weights,
     official_shape,
+    official_state_dict,
     official_variables,
+    to_keras,
+    to_official,
 )
 from keras_loretrack.checkpoints.torch_reader import CheckpointError
 from keras_loretrack.models import LoReTrack
+from tests.presets import TINY_TEST
 
 
 @pytest.fixture(scope="module")
 def model():
-    return LoReTrack.from_preset("tiny_test", load_weights=False)
+    return LoReTrack.from_preset(TINY_TEST, load_weights=False)
 
 
 def _official_state(model, seed=0, template_grid=None, search_grid=None):
@@ -53,6 +57,33 @@ def test_every_weight_has_an_official_key(model):
     backbone = model.backbone
     expected = 6 + 12 * backbone.num_layers + 3 * (6 * 4 + 2)
     assert len(variables) == expected
+
+
+@pytest.mark.parametrize(
+    "kind, shape",
+    [
+        ("linear", (3, 5)),
+        ("conv", (2, 3, 4, 5)),
+        ("position", (6, 4)),
+        ("vector", (7,)),
+    ],
+)
+def test_to_official_inverts_to_keras(kind, shape):
+    value = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    official = to_official(value, kind)
+    assert official.shape == official_shape(np.empty(shape), kind)
+    np.testing.assert_array_equal(to_keras(official, kind), value)
+
+
+def test_official_state_dict_inverts_the_checkpoint_mapping(model):
+    source = LoReTrack.from_preset(TINY_TEST, load_weights=False)
+    load_official_weights(source, {"net": _official_state(source, seed=7)})
+    clone = LoReTrack.from_preset(TINY_TEST, load_weights=False)
+    load_official_weights(clone, {"net": official_state_dict(source)})
+    for a, b in zip(source.weights, clone.weights):
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), err_msg=a.path
+        )
 
 
 def test_layouts_are_transposed_into_keras(model):

@@ -16,13 +16,14 @@ from keras_loretrack.models import LoReTrack
 
 torch = pytest.importorskip("torch")
 
-from reference.torch_ostrack import (  # noqa: E402
+from keras_loretrack.benchmarking.torch_ostrack import (  # noqa: E402
     OSTrackReference,
     mae_state_dict,
-    official_state_dict,
     randomize_,
     regrid_like_official,
+    release_state_dict,
 )
+from tests.presets import TINY_TEST, TINY_TEST_CE  # noqa: E402
 
 pytestmark = pytest.mark.torch
 MAPS = ("score_map", "size_map", "offset_map")
@@ -48,7 +49,7 @@ def reference_like(model, search_size=None, template_size=None, seed=0):
 
 
 def save_official(reference, path, zip_format=True):
-    checkpoint = {"net": official_state_dict(reference), "epoch": 300, "net_type": "x"}
+    checkpoint = {"net": release_state_dict(reference), "epoch": 300, "net_type": "x"}
     torch.save(checkpoint, path, _use_new_zipfile_serialization=zip_format)
     return path
 
@@ -95,7 +96,7 @@ def keras_outputs(model, inputs):
 def check_preset(preset, tmp_path, zip_format=True, seed=0):
     model = LoReTrack.from_preset(preset, load_weights=False)
     reference = reference_like(model, seed=seed)
-    path = save_official(reference, tmp_path / f"{preset}.pth.tar", zip_format)
+    path = save_official(reference, tmp_path / "official.pth.tar", zip_format)
 
     checkpoint = load_torch_checkpoint(path)
     report = load_official_weights(model, checkpoint)
@@ -109,14 +110,15 @@ def check_preset(preset, tmp_path, zip_format=True, seed=0):
 
 @pytest.mark.parametrize(
     "preset, zip_format",
-    [("tiny_test", True), ("tiny_test", False), ("tiny_test_ce", True)],
+    [(TINY_TEST, True), (TINY_TEST, False), (TINY_TEST_CE, True)],
+    ids=["tiny_test-zip", "tiny_test-legacy", "tiny_test_ce-zip"],
 )
 def test_tiny_parity(tmp_path, preset, zip_format):
     check_preset(preset, tmp_path, zip_format)
 
 
 def test_numpy_reference_matches_torch(tmp_path):
-    model, checkpoint, inputs, expected = check_preset("tiny_test_ce", tmp_path)
+    model, checkpoint, inputs, expected = check_preset(TINY_TEST_CE, tmp_path)
     backbone = model.backbone
     outputs = tracker_forward(
         checkpoint["net"],
@@ -130,7 +132,7 @@ def test_numpy_reference_matches_torch(tmp_path):
 
 
 def test_candidate_elimination_changes_the_output(tmp_path):
-    model, checkpoint, inputs, expected = check_preset("tiny_test_ce", tmp_path)
+    model, checkpoint, inputs, expected = check_preset(TINY_TEST_CE, tmp_path)
     plain = tracker_forward(
         checkpoint["net"],
         inputs["template"],
@@ -188,7 +190,7 @@ def check_regrid_round_trip(tmp_path, preset, source_search, seed=0):
 
 
 def test_tiny_regrid_round_trip(tmp_path):
-    check_regrid_round_trip(tmp_path, "tiny_test", source_search=192)
+    check_regrid_round_trip(tmp_path, TINY_TEST, source_search=192)
 
 
 def check_mae(tmp_path, preset, seed=0):
@@ -227,7 +229,7 @@ def check_mae(tmp_path, preset, seed=0):
 
 
 def test_tiny_mae(tmp_path):
-    check_mae(tmp_path, "tiny_test")
+    check_mae(tmp_path, TINY_TEST)
 
 
 @pytest.mark.large
@@ -240,8 +242,8 @@ def test_vit_base_parity(tmp_path, preset):
 def test_vit_base_key_count_and_size(tmp_path):
     model = LoReTrack.from_preset("res256", load_weights=False)
     reference = reference_like(model)
-    assert len(official_state_dict(reference)) == 242
-    # Learned values (BatchNorm statistics are buffers), DESIGN §3.
+    assert len(release_state_dict(reference)) == 242
+    # Learned values (BatchNorm statistics are buffers).
     assert sum(p.numel() for p in reference.parameters()) == 92_518_533
 
 

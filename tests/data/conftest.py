@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from keras_loretrack.evaluation import Sequence
+from keras_loretrack.sequences import Sequence
 
 
 def rect_frame(box, image_size=(120, 160), value=230, background=20):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from keras_loretrack.data.sampling import JoinedSequences, PairSampler, sample_rng
-from keras_loretrack.evaluation import Sequence
+from keras_loretrack.sequences import Sequence
 
 
 def _sequence(num_frames, visible=None, name="s", boxes=None):

@@ -6,6 +6,7 @@ from keras_loretrack.data.augmentation import PairAugmentation
 from keras_loretrack.data.crops import (
     IMAGENET_MEAN,
     IMAGENET_STD,
+    CropGeometry,
     normalize,
     sample_target,
 )
@@ -16,10 +17,11 @@ from keras_loretrack.data.pipeline import (
     make_validation_dataset,
     steps_per_epoch,
 )
-from keras_loretrack.data.procedural import procedural_dataset
 from keras_loretrack.data.sampling import PairSampler, SampledPair, sample_rng
+from keras_loretrack.sequences.procedural import procedural_dataset
 
-SIZES = {"search_size": 48, "template_size": 24}
+SIZES = {"geometry": CropGeometry(48, 24, 5.0, 2.0)}
+GEOMETRY_64 = CropGeometry(64, 32, 5.0, 2.0)
 
 
 def _moving_rects(num_frames=30, image_size=(120, 160)):
@@ -38,7 +40,7 @@ def _denormalize(crop):
 def test_unaugmented_crops_are_the_trackers_crops():
     sequence = _moving_rects()
     processor = PairProcessor(
-        PairSampler([[sequence]]), 64, 32, augmentation=PairAugmentation.none()
+        PairSampler([[sequence]]), GEOMETRY_64, augmentation=PairAugmentation.none()
     )
     pair = SampledPair(sequence, 3, 17, 0)
     sample = processor.process(pair, np.random.default_rng(0))
@@ -70,7 +72,7 @@ def test_target_box_covers_the_drawn_rectangle_under_jitter(flip):
         flip_probability=flip, grayscale_probability=0.0, brightness_jitter=0.0
     )
     processor = PairProcessor(
-        PairSampler([[sequence]]), 64, 32, augmentation=augmentation
+        PairSampler([[sequence]]), GEOMETRY_64, augmentation=augmentation
     )
     checked = 0
     for index in range(40):
@@ -200,7 +202,7 @@ def test_fit_consumes_the_stream():
 
 def test_unusable_targets_raise_after_retries():
     outside = rect_sequence([[-900.0, -900.0, 10.0, 10.0]] * 3)
-    processor = PairProcessor(PairSampler([[outside]]), 48, 24, max_tries=3)
+    processor = PairProcessor(PairSampler([[outside]]), SIZES["geometry"], max_tries=3)
     with pytest.raises(RuntimeError, match="no usable pair in 3 draws"):
         processor(0, 0)
 
@@ -211,7 +213,10 @@ def test_unusable_targets_raise_after_retries():
         ({"batch_size": 8, "samples_per_epoch": 4}, r"must be >= batch_size"),
         ({"initial_epoch": -1}, "initial_epoch must be >= 0"),
         ({"num_epochs": 0}, "num_epochs must be None or >= 1"),
-        ({"search_size": 0}, "search_size must be a positive integer"),
+        (
+            {"geometry": {**SIZES["geometry"].as_dict(), "search_size": 0}},
+            "search_size must be a positive integer",
+        ),
         ({"seed": -2}, "seed must be an integer >= 0"),
     ],
 )
@@ -221,8 +226,8 @@ def test_invalid_arguments(kwargs, message):
 
 
 def test_pipeline_reads_written_sequences_through_the_dataset_registry(tmp_path):
-    from keras_loretrack.data.procedural import make_sequence, write_sequence
-    from keras_loretrack.evaluation import get_dataset
+    from keras_loretrack.sequences import get_dataset
+    from keras_loretrack.sequences.procedural import make_sequence, write_sequence
 
     for seed in (0, 1):
         sequence = make_sequence(seed, num_frames=10, image_size=(48, 64))
@@ -237,11 +242,11 @@ def test_pipeline_reads_written_sequences_through_the_dataset_registry(tmp_path)
 
 
 def test_real_sequences_crop_like_the_tracker(sequences_dir):
-    from keras_loretrack.evaluation import Sequence
+    from keras_loretrack.sequences import Sequence
 
     sequence = Sequence.from_otb_folder(sequences_dir / "Crossing")
     processor = PairProcessor(
-        PairSampler([[sequence]]), 64, 32, augmentation=PairAugmentation.none()
+        PairSampler([[sequence]]), GEOMETRY_64, augmentation=PairAugmentation.none()
     )
     rng = sample_rng(0, 0, 0)
     pair = processor.sampler.sample(rng)

@@ -2,7 +2,7 @@
 
 The OTB experiment of got10k computes success (IoU > t at 21 thresholds) and
 precision (centre error <= 0..50 px) over all frames, with the first box set to
-the ground truth: the same definitions as DESIGN §7 on sequences whose frames
+the ground truth: the same definitions as pytracking on sequences whose frames
 are all valid. It has no invalid-frame or zero-size rules (it would score an
 invalid frame IoU 0, not -1) and divides by `union + eps`, so the comparison
 feeds valid ground truth and predictions with w, h > 0. Its GOT-10k experiment

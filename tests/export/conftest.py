@@ -11,6 +11,8 @@ import pathlib
 
 import pytest
 
+from tests.presets import TINY_TEST
+
 SEQUENCES_DIR = pathlib.Path(
     os.environ.get(
         "LORETRACK_SEQUENCES",
@@ -40,7 +42,7 @@ def tiny_model():
     from keras_loretrack.export import randomize_weights
     from keras_loretrack.models import LoReTrack
 
-    return randomize_weights(LoReTrack.from_preset("tiny_test", load_weights=False))
+    return randomize_weights(LoReTrack.from_preset(TINY_TEST, load_weights=False))
 
 
 @pytest.fixture(scope="session")

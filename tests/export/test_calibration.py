@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from keras_loretrack.data.crops import IMAGENET_MEAN, IMAGENET_STD, normalize
-from keras_loretrack.evaluation.sequence import Sequence
 from keras_loretrack.export.calibration import (
     calibration_samples,
     calibration_sequences,
 )
+from keras_loretrack.sequences import Sequence
 
 GEOMETRY = types.SimpleNamespace(
     search_size=64, template_size=32, search_factor=5.0, template_factor=2.0

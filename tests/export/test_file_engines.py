@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from keras_loretrack.data.crops import normalize
-from keras_loretrack.export.metadata import METADATA_KEY, ExportMetadata
 from keras_loretrack.tracking import Tracker
 from keras_loretrack.tracking.file_engine import RenormalizedInputs
+from keras_loretrack.tracking.file_metadata import METADATA_KEY, ExportMetadata
 
 pytestmark = pytest.mark.export
 TRACKED_FRAMES = 20
@@ -21,7 +21,7 @@ def track(tracker, sequence, count):
 
 @pytest.fixture(scope="module")
 def crossing(sequences_dir):
-    from keras_loretrack.evaluation import Sequence
+    from keras_loretrack.sequences import Sequence
 
     return Sequence.from_otb_folder(sequences_dir / "Crossing")
 

@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from keras_loretrack.export.metadata import METADATA_KEY, ExportMetadata
 from keras_loretrack.export.onnx import QUANTIZATIONS
+from keras_loretrack.tracking.file_metadata import METADATA_KEY, ExportMetadata
 
 pytestmark = pytest.mark.export
 onnx = pytest.importorskip("onnx")

@@ -18,7 +18,7 @@ FRAMES = 12
 def test_standalone_script_gives_the_trackers_boxes(
     quantization, exported, sequences_dir, tmp_path
 ):
-    from keras_loretrack.evaluation import Sequence
+    from keras_loretrack.sequences import Sequence
 
     sequence = Sequence.from_otb_folder(sequences_dir / "Crossing")
     frames = tmp_path / "img"

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from keras_loretrack.export import ExportMetadata, read_tflite_metadata
 from keras_loretrack.export.tflite import QUANTIZATIONS
+from keras_loretrack.tracking.file_metadata import ExportMetadata, read_tflite_metadata
 
 pytestmark = pytest.mark.export
 pytest.importorskip("ai_edge_litert")

@@ -10,7 +10,7 @@ from keras_loretrack.losses import (
     resize_to_grid,
 )
 
-# --- Independent NumPy references, written from DESIGN §6 (NCHW, as the paper).
+# --- Independent NumPy references, written from the LoReTrack paper (NCHW, as there).
 
 
 def np_merge_heads(qkv, grid):

@@ -12,7 +12,7 @@ from keras_loretrack.losses import (
     tracking_loss,
 )
 
-# --- Independent NumPy references, written from DESIGN §5 and OSTrack's formulas.
+# --- Independent NumPy references, written from OSTrack's formulas (Ye et al. 2022).
 
 
 def np_radius(width, height, min_overlap=0.7):

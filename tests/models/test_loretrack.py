@@ -10,6 +10,7 @@ from keras_loretrack import LoReTrack
 from keras_loretrack.models import PRESETS
 from keras_loretrack.models.cost import count_macs
 from keras_loretrack.models.position_regrid import regrid_position_table
+from tests.presets import TINY_TEST
 
 
 def inputs_for(model, batch=1, seed=0):
@@ -29,7 +30,7 @@ def outputs_equal(a, b, inputs):
 
 @pytest.fixture(scope="module")
 def tiny():
-    return LoReTrack.from_preset("tiny_test", load_weights=False)
+    return LoReTrack.from_preset(TINY_TEST, load_weights=False)
 
 
 def test_output_shapes_and_box_decoding(tiny):
@@ -116,7 +117,7 @@ def test_builtin_vit_preset_without_weights_says_how_to_get_them(monkeypatch, tm
 
 def test_unknown_override_is_refused():
     with pytest.raises(ValueError, match="Unknown preset override 'serch_size'"):
-        LoReTrack.from_preset("tiny_test", load_weights=False, serch_size=32)
+        LoReTrack.from_preset(TINY_TEST, load_weights=False, serch_size=32)
 
 
 def test_weights_that_do_not_fit_name_the_weight(tiny, tmp_path):
@@ -158,8 +159,8 @@ def test_bad_inputs_get_clear_errors(tiny):
 
 
 def test_macs_of_the_paper_presets_match_design():
-    # DESIGN §1: 65.3 G (384), 29.0 G (256), 7.2 G (128), 4.1 G (96), 48.3 G and
-    # 21.5 G for OSTrack-384/256 with CE. Built from config only (no forward).
+    # LoReTrack paper: 65.3 G (384), 29.0 G (256), 7.2 G (128), 4.1 G (96);
+    # 48.3 G and 21.5 G for OSTrack-384/256 with CE. Built from config only.
     expected = {
         "res384": 65.3,
         "res256": 29.0,

@@ -10,12 +10,13 @@ from keras_loretrack.losses import (
     tracking_loss,
 )
 from keras_loretrack.models.loretrack_distiller import LoReTrackDistiller
+from tests.presets import TINY_TEST
 
 
 def tiny_pair(student_size=32, **student_overrides):
-    teacher = LoReTrack.from_preset("tiny_test", load_weights=False)
+    teacher = LoReTrack.from_preset(TINY_TEST, load_weights=False)
     student = LoReTrack.from_preset(
-        "tiny_test",
+        TINY_TEST,
         load_weights=False,
         search_size=student_size,
         template_size=student_size // 2,

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
+from keras_loretrack.data.crops import CropGeometry
 from keras_loretrack.tracking import Engine
+from tests.presets import TINY_TEST
 
 
 class ScriptedEngine(Engine):
@@ -10,10 +12,7 @@ class ScriptedEngine(Engine):
     name = "scripted"
 
     def __init__(self, score, size, offset, search_size=64, template_size=32):
-        self.search_size = search_size
-        self.template_size = template_size
-        self.search_factor = 5.0
-        self.template_factor = 2.0
+        self.geometry = CropGeometry(search_size, template_size, 5.0, 2.0)
         self.feature_size = score.shape[0]
         self.score = np.asarray(score, np.float32)
         self.size = np.asarray(size, np.float32)
@@ -59,7 +58,7 @@ def scripted_engine(make_engine):
 def tiny_model():
     from keras_loretrack.models import LoReTrack
 
-    return LoReTrack.from_preset("tiny_test", load_weights=False)
+    return LoReTrack.from_preset(TINY_TEST, load_weights=False)
 
 
 @pytest.fixture(scope="session")

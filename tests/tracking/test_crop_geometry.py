@@ -1,4 +1,4 @@
-"""DESIGN §4 crop geometry, checked by hand at the image edges."""
+"""OSTrack's crop geometry (`sample_target`), checked by hand at the image edges."""
 
 import cv2
 import numpy as np

@@ -105,3 +105,24 @@ def test_engine_from_file_dispatches_on_extension(tmp_path, clean_registry):
 def test_register_file_engine_checks_extensions():
     with pytest.raises(ValueError, match="starting with '.', got 'tflite'"):
         register_file_engine("tflite")
+
+
+def test_the_runtime_does_not_import_the_exporter():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, keras_loretrack.tracking\n"
+        "loaded = [m for m in sys.modules if m.startswith("
+        "('keras_loretrack.export', 'tf2onnx', 'tests'))]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_engines_carry_a_crop_geometry(tiny_engine, tiny_model):
+    from keras_loretrack.data.crops import CropGeometry
+
+    assert tiny_engine.geometry == CropGeometry.of(tiny_model)
+    with pytest.raises(AttributeError):
+        tiny_engine.search_size = 128

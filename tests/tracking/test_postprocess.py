@@ -1,4 +1,4 @@
-"""DESIGN §4 post-processing: Hann window, decoding, map-back, clipping."""
+"""The tracker's post-processing: Hann window, decoding, map-back, clipping."""
 
 import numpy as np
 import pytest

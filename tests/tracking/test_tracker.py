@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from keras_loretrack.data.crops import normalize, sample_target
-from keras_loretrack.evaluation import Sequence
+from keras_loretrack.sequences import Sequence
 from keras_loretrack.tracking import Tracker
 from keras_loretrack.tracking.postprocess import decode_box
 
@@ -159,11 +159,23 @@ def test_grayscale_and_rgba_frames_are_converted(make_engine):
         np.testing.assert_array_equal(runs[a][1][1], runs[b][1][1])
 
 
+class FactorEngine:
+    """A duck-typed engine: the crop attributes without an `Engine` base."""
+
+    search_size, template_size, template_factor, feature_size = 64, 32, 2.0, 4
+
+    def __init__(self, search_factor):
+        self.search_factor = search_factor
+
+    def __call__(self, template, search):
+        raise AssertionError("not called")
+
+
 def test_tracker_checks_its_engine(make_engine):
     with pytest.raises(TypeError, match="lacks"):
         Tracker(object())
-    engine = make_engine()
-    engine.search_factor = -1.0
+    assert Tracker(FactorEngine(5.0)).geometry == make_engine().geometry
+    engine = FactorEngine(-1.0)
     with pytest.raises(ValueError, match="search_factor must be a positive number"):
         Tracker(engine)
 

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from keras_loretrack.evaluation.sequence import natural_key
+from keras_loretrack.sequences.sequence import natural_key
 from keras_loretrack.tracking.video import (
     AnnotatedVideoWriter,
     CaptureFrames,

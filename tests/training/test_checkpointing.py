@@ -6,15 +6,17 @@ import numpy as np
 import pytest
 
 from keras_loretrack import LoReTrack
+from keras_loretrack.data.crops import CropGeometry
 from keras_loretrack.data.pipeline import make_training_dataset
-from keras_loretrack.data.procedural import procedural_dataset
 from keras_loretrack.models.loretrack_distiller import LoReTrackDistiller
+from keras_loretrack.sequences.procedural import procedural_dataset
 from keras_loretrack.training import (
     EpochCheckpoint,
     build_optimizer,
     latest_checkpoint,
     restore_checkpoint,
 )
+from tests.presets import TINY_TEST
 
 EPOCHS, STEPS, BATCH = 3, 2, 2
 
@@ -40,9 +42,9 @@ def sequences():
 
 def build(seed):
     keras.utils.set_random_seed(seed)
-    teacher = LoReTrack.from_preset("tiny_test", load_weights=False)
+    teacher = LoReTrack.from_preset(TINY_TEST, load_weights=False)
     student = LoReTrack.from_preset(
-        "tiny_test",
+        TINY_TEST,
         load_weights=False,
         search_size=32,
         template_size=16,
@@ -65,8 +67,7 @@ def build(seed):
 def train(model, sequences, initial_epoch, callbacks):
     data = make_training_dataset(
         [sequences],
-        search_size=64,
-        template_size=32,
+        geometry=CropGeometry(64, 32, 5.0, 2.0),
         batch_size=BATCH,
         samples_per_epoch=STEPS * BATCH,
         seed=3,
@@ -131,7 +132,7 @@ def test_keep_and_empty_directory(tmp_path):
 
 
 def test_mismatched_checkpoints_raise(tmp_path):
-    model = LoReTrack.from_preset("tiny_test", load_weights=False)
+    model = LoReTrack.from_preset(TINY_TEST, load_weights=False)
     model.compile(optimizer="adam")
     callback = EpochCheckpoint(tmp_path)
     callback.set_model(model)
@@ -143,7 +144,7 @@ def test_mismatched_checkpoints_raise(tmp_path):
     state = json.loads((tmp_path / "checkpoint.json").read_text())
     del state["generator_states"][0]
     (tmp_path / "checkpoint.json").write_text(json.dumps(state))
-    fresh = LoReTrack.from_preset("tiny_test", load_weights=False)
+    fresh = LoReTrack.from_preset(TINY_TEST, load_weights=False)
     fresh.compile(optimizer=None)
     with pytest.raises(ValueError, match="holds 1 random generator states"):
         restore_checkpoint(fresh, tmp_path)

@@ -86,12 +86,13 @@ def test_mirrored_strategy_runs_the_distiller():
         """
         from keras_loretrack import LoReTrack
         from keras_loretrack.models.loretrack_distiller import LoReTrackDistiller
+        from tests.presets import TINY_TEST
 
         strategy = make_strategy("mirrored")
         with strategy.scope():
-            teacher = LoReTrack.from_preset("tiny_test", load_weights=False)
+            teacher = LoReTrack.from_preset(TINY_TEST, load_weights=False)
             student = LoReTrack.from_preset(
-                "tiny_test", load_weights=False, search_size=32, template_size=16
+                TINY_TEST, load_weights=False, search_size=32, template_size=16
             )
             distiller = LoReTrackDistiller(student, teacher)
             distiller.compile(optimizer=build_optimizer(

@@ -9,6 +9,7 @@ from keras_loretrack.training import (
     scaled_learning_rate,
     step_decay_schedule,
 )
+from tests.presets import TINY_TEST
 
 
 def np_adamw(params, grads_per_step, lrs, wd, beta1=0.9, beta2=0.999, eps=1e-7):
@@ -46,7 +47,7 @@ def test_grouped_adamw_matches_reference():
 
 
 def test_backbone_moves_ten_times_slower():
-    model = LoReTrack.from_preset("tiny_test", load_weights=False)
+    model = LoReTrack.from_preset(TINY_TEST, load_weights=False)
     rng = np.random.default_rng(1)
     x = {
         "template": rng.normal(size=(2, 32, 32, 3)).astype("float32"),

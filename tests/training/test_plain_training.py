@@ -5,11 +5,12 @@ import pytest
 from keras_loretrack import LoReTrack
 from keras_loretrack.losses import tracking_loss
 from keras_loretrack.training import build_optimizer
+from tests.presets import TINY_TEST
 
 
 def test_loretrack_fits_on_the_tracking_loss(tiny_batch):
     keras.utils.set_random_seed(0)
-    model = LoReTrack.from_preset("tiny_test", load_weights=False)
+    model = LoReTrack.from_preset(TINY_TEST, load_weights=False)
     model.compile(
         optimizer=build_optimizer(
             model.backbone.trainable_variables,
@@ -37,7 +38,7 @@ def test_loretrack_fits_on_the_tracking_loss(tiny_batch):
 
 
 def test_loss_needs_boxes(tiny_batch):
-    model = LoReTrack.from_preset("tiny_test", load_weights=False)
+    model = LoReTrack.from_preset(TINY_TEST, load_weights=False)
     x, y = tiny_batch(size=1)
     outputs = model(x)
     with pytest.raises(ValueError, match="needs targets"):

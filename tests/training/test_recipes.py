@@ -10,6 +10,7 @@ import time
 import pytest
 
 from keras_loretrack import LoReTrack
+from tests.presets import TINY_TEST
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TINY_RUN = [
@@ -65,7 +66,7 @@ def test_teacher_then_killed_and_resumed_distillation(tmp_path):
         recipe(
             "train_teacher.py",
             "--preset",
-            "tiny_test",
+            TINY_TEST,
             "--epochs",
             1,
             "--output",
@@ -81,7 +82,7 @@ def test_teacher_then_killed_and_resumed_distillation(tmp_path):
 
     student_preset = tmp_path / "student_init"
     LoReTrack.from_preset(
-        "tiny_test", load_weights=False, search_size=32, template_size=16
+        TINY_TEST, load_weights=False, search_size=32, template_size=16
     ).save_to_preset(student_preset)
     output = tmp_path / "student"
     command = recipe(

@@ -5,15 +5,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_loretrack.sequences import load_sources, parse_source_spec
 from keras_loretrack.training import (
     EpochCheckpoint,
     ScalarLogs,
-    load_sources,
     make_strategy,
-    parse_source_spec,
     prepare_output,
 )
-from keras_loretrack.training.run import add_training_arguments, make_parser
+from keras_loretrack.training.recipe_flags import add_training_arguments, make_parser
 
 
 def read_scalars(folder):
@@ -92,3 +91,25 @@ def test_arguments_and_strategy():
     assert make_strategy("default").num_replicas_in_sync == 1
     with pytest.raises(ValueError, match="Unknown strategy 'gpu'"):
         make_strategy("gpu")
+
+
+def test_flags_become_a_frozen_config_with_the_paper_defaults():
+    import dataclasses
+
+    from keras_loretrack.losses import paper_defaults as paper
+    from keras_loretrack.training import TrainingConfig, training_config
+
+    parser = make_parser("test")
+    parser.add_argument("--preset", default="res128")
+    add_training_arguments(parser)
+    args = parser.parse_args(["--output", "x", "--clipnorm", "0", "--batch-size", "64"])
+    config = training_config(args, default_data=["procedural=3"])
+    assert config == TrainingConfig(
+        output="x", data=("procedural=3",), clipnorm=None, batch_size=64
+    )
+    assert (config.epochs, config.samples_per_epoch) == (300, 60_000)
+    assert config.head_learning_rate == paper.BASE_LEARNING_RATE / 2
+    assert config.steps_per_epoch == 60_000 // 64
+    assert config.model_overrides() == {}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.epochs = 1

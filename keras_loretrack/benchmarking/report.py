@@ -1,0 +1,202 @@
+"""The bench's Markdown report: the engine table, per-sequence IoU, graph choices."""
+
+import datetime
+import os
+import platform
+
+from keras_loretrack.benchmarking.fidelity import FIDELITY_PAIRS
+from keras_loretrack.benchmarking.timing import CHUNK, SETTLE_SECONDS
+from keras_loretrack.tracking.engines import MAP_NAMES
+from keras_loretrack.version import __version__
+
+# (what the choice is, the engine without it, the engine with it)
+CHOICES = (
+    (
+        "TFLite: int8 only in fully-connected / conv layers, float LayerNorm, "
+        "softmax, GELU, attention, float I/O (int8-mixed) instead of int8 "
+        "everywhere with int8 I/O",
+        "tflite-int8",
+        "tflite-int8-mixed",
+    ),
+    (
+        "TFLite: static activation ranges from real crops instead of dynamic "
+        "per-call quantisation",
+        "tflite-dynamic",
+        "tflite-int8-mixed",
+    ),
+    ("TFLite: float32 → int8-mixed", "tflite-fp32", "tflite-int8-mixed"),
+    (
+        "ONNX: LayerNorm as one LayerNormalization node and GELU in the form "
+        "ONNX Runtime fuses, instead of tf2onnx's op-by-op graph",
+        "onnx-int8-unfused",
+        "onnx-int8",
+    ),
+    (
+        "ONNX: 7-bit instead of 8-bit weights (dynamic int8): no int16 overflow in "
+        "ONNX Runtime's AVX2 uint8 × int8 kernel",
+        "onnx-dynamic-8bit",
+        "onnx-dynamic",
+    ),
+    (
+        "ONNX: 7-bit instead of 8-bit weights (static int8)",
+        "onnx-int8-8bit",
+        "onnx-int8",
+    ),
+    (
+        "ONNX: static int8 (calibrated) instead of dynamic int8",
+        "onnx-dynamic",
+        "onnx-int8",
+    ),
+    ("ONNX: float32 → static int8", "onnx", "onnx-int8"),
+    ("PyTorch dynamic int8 → ONNX static int8", "torch-int8", "onnx-int8"),
+    ("PyTorch dynamic int8 → TFLite int8-mixed", "torch-int8", "tflite-int8-mixed"),
+)
+
+
+def _format(value, pattern="{:.1f}"):
+    return "–" if value is None else pattern.format(value)
+
+
+def _choices_table(rows):
+    by_key = {(r["preset"], r["engine"]): r for r in rows}
+    lines = []
+    for preset in dict.fromkeys(r["preset"] for r in rows):
+        for text, before, after in CHOICES:
+            a, b = by_key.get((preset, before)), by_key.get((preset, after))
+            if a is None or b is None:
+                continue
+            lines.append(
+                f"| {preset} | {text} | {before} → {after} "
+                f"| {a['model_median_ms']:.1f} → {b['model_median_ms']:.1f} "
+                f"| {a['crop_iou']:.3f} → {b['crop_iou']:.3f} "
+                f"| {a['mean_iou']:.3f} → {b['mean_iou']:.3f} "
+                f"| {_format(a.get('partitions'), '{}')} → "
+                f"{_format(b.get('partitions'), '{}')} |"
+            )
+    if not lines:
+        return []
+    return [
+        "",
+        "## What each graph choice bought",
+        "",
+        "| preset | choice | engines | model median ms | crop-box IoU | tracker IoU "
+        "| XNNPACK partitions |",
+        "|---|---|---|---|---|---|---|",
+        *lines,
+    ]
+
+
+def _sequences_table(rows, sequences):
+    names = [s.name for s in sequences]
+    lines = []
+    for r in rows:
+        per_sequence = r.get("sequence_iou") or {}
+        cells = []
+        for name in names:
+            value = per_sequence.get(name, {})
+            cells.append(
+                f"{_format(value.get('reference'), '{:.3f}')} / "
+                f"{_format(value.get('ground_truth'), '{:.3f}')}"
+            )
+        lines.append(f"| {r['preset']} | {r['engine']} | {' | '.join(cells)} |")
+    return [
+        "",
+        "## Closed-loop tracking per sequence",
+        "",
+        "Mean IoU of each tracker's boxes against the Keras float32 tracker's / "
+        "against the ground truth, frames after the first. Where the Keras float32 "
+        "tracker has lost the target (its own ground-truth IoU near 0), agreement "
+        "with it measures how alike two trackers drift over background, not how "
+        "well the engine tracks.",
+        "",
+        f"| preset | engine | {' | '.join(names)} |",
+        f"|---|---|{'---|' * len(names)}",
+        *lines,
+    ]
+
+
+def to_markdown(rows, settings, sequences):
+    """The Markdown report of all rows.
+
+    Args:
+        rows: list of dict. `bench_preset`'s rows.
+        settings: `BenchSettings`. Named in the command line of the report.
+        sequences: list of `Sequence`. The tracked sequences.
+    """
+    frames = sum(
+        len(s) if settings.max_frames is None else min(len(s), settings.max_frames)
+        for s in sequences
+    )
+    lines = [
+        "# Deployment engines: latency, size, memory and fidelity",
+        "",
+        f"Command: `loretrack bench --presets {','.join(settings.presets)} "
+        f"--engines {','.join(settings.engines)} "
+        f"--sequences {settings.sequences} --threads {settings.threads} --calibration "
+        f"{settings.calibration} --calibration-frames {settings.calibration_frames}"
+        f"{f' --max-frames {settings.max_frames}' if settings.max_frames else ''}`",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs; keras_loretrack "
+        f"{__version__}; {datetime.date.today().isoformat()}. "
+        f"{settings.threads} threads per runtime.",
+        f"Sequences: {', '.join(s.name for s in sequences)} ({frames} frames).",
+        "",
+        "- model: the engine call alone; step: `Tracker.track` (crop, normalise, "
+        f"model, window, decode). Engines run round-robin in chunks of {CHUNK} "
+        f"frames in one process, {SETTLE_SECONDS} s apart, each runtime waiting for "
+        "work as it does by default (ONNX Runtime's and OpenMP's workers spin); "
+        "median and p90 over all tracked frames.",
+        "- max abs diff: largest |engine - Keras float32| of the score / size / "
+        f"offset maps over {FIDELITY_PAIRS} real crop pairs (maps are in [0, 1], "
+        "offsets raw).",
+        "- crop-box IoU: on the same crops, IoU of the box the tracker decodes "
+        "(Hann window, argmax, offset, size) from the engine's maps and from Keras "
+        "float32's (open loop: one step, same input).",
+        "- tracker IoU: mean IoU against the Keras float32 tracker's boxes over every "
+        "frame after the first, each tracker running on its own previous boxes "
+        "(closed loop).",
+        "- peak RSS: of a fresh process that imports the runtime, opens the engine "
+        "and runs it; in brackets the part above its size after the imports "
+        "(TensorFlow is imported in every case: the tracker package needs it). "
+        "File MB: the exported file.",
+        "",
+        "| preset | engine | file MB | peak RSS MB (engine) | model median ms "
+        "| model p90 ms "
+        "| step median ms | step p90 ms | fps | max abs diff score / size / offset "
+        "| crop-box IoU | tracker IoU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        diff = " / ".join(f"{r['max_diff'][k]:.2g}" for k in MAP_NAMES)
+        lines.append(
+            f"| {r['preset']} | {r['engine']} | {_format(r['file_mb'])} "
+            f"| {r['peak_rss_mb']:.0f} ({r['engine_rss_mb']:.0f}) "
+            f"| {r['model_median_ms']:.1f} "
+            f"| {r['model_p90_ms']:.1f} | {r['step_median_ms']:.1f} "
+            f"| {r['step_p90_ms']:.1f} | {r['fps']:.1f} | {diff} "
+            f"| {r['crop_iou']:.3f} | {r['mean_iou']:.3f} |"
+        )
+    weights = sorted({r["weights"] for r in rows})
+    lines += ["", f"Weights: {', '.join(weights)}."]
+    for preset in dict.fromkeys(r["preset"] for r in rows):
+        row = next(r for r in rows if r["preset"] == preset)
+        before, after = row["matmul_gflops"]
+        lines.append(
+            f"{preset}: float32 1024² matrix multiply ran at {before:.0f} GFLOP/s "
+            f"before and {after:.0f} GFLOP/s after the timed tracking "
+            f"({settings.threads} threads, TensorFlow): the machine's speed while it "
+            "was measured."
+        )
+        if row.get("int8_matmul_gmacs"):
+            before, after = row["int8_matmul_gmacs"]
+            floor_ms = row["gmacs"] / max(before, after) * 1e3
+            lines.append(
+                f"{preset}: ONNX Runtime's uint8 × int8 matrix multiply at the "
+                f"transformer's layer shapes ran at {before:.0f} GMAC/s before and "
+                f"{after:.0f} GMAC/s after the timed tracking: at the faster rate, the "
+                f"model's {row['gmacs']:.2f} GMAC of linear and convolution layers "
+                f"need at least {floor_ms:.1f} ms in int8 on this machine, before any "
+                "other op."
+            )
+    lines += _sequences_table(rows, sequences)
+    lines += _choices_table(rows)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,78 @@
+"""Training and validation sources named on a command line.
+
+A source spec is `NAME[:SPLIT]=VALUE`:
+
+- `procedural=N`: N procedural videos (`keras_loretrack.sequences.procedural`),
+  split `train` unless given (`procedural:val=20`);
+- `coco[:SPLIT]=ROOT`: a COCO 2017 folder (`annotations/instances_<split>.json`
+  and `<split>/`), split `train2017` unless given;
+- any benchmark reader of `keras_loretrack.sequences.list_datasets()`
+  (`lasot`, `got10k`, `trackingnet`, ...): `NAME[:SPLIT]=ROOT`, the reader's
+  default split unless given.
+"""
+
+from keras_loretrack.sequences import CocoImageSet, get_dataset, list_datasets
+from keras_loretrack.sequences.procedural import procedural_dataset
+
+
+def parse_source_spec(spec):
+    """Splits `NAME[:SPLIT]=VALUE` into `(name, split or None, value)`."""
+    head, separator, value = spec.partition("=")
+    if not separator or not head or not value:
+        raise ValueError(
+            f"A data source is NAME[:SPLIT]=VALUE (e.g. got10k:train=/data/got10k "
+            f"or procedural=200), got {spec!r}"
+        )
+    name, _, split = head.partition(":")
+    return name.strip().lower(), (split.strip() or None), value.strip()
+
+
+def load_source(spec, procedural_split="train"):
+    """The sequences (or COCO image set) a spec names.
+
+    Args:
+        spec: str. `NAME[:SPLIT]=VALUE`, see the module docstring.
+        procedural_split: str. Split of procedural videos when none is given.
+
+    Returns:
+        A sequence collection (`len` and indexing give `Sequence` objects).
+    """
+    name, split, value = parse_source_spec(spec)
+    if name == "procedural":
+        try:
+            count = int(value)
+        except ValueError:
+            raise ValueError(
+                f"procedural=N takes a number of videos, got {value!r}"
+            ) from None
+        return procedural_dataset(count, split=split or procedural_split)
+    if name == "coco":
+        return CocoImageSet.from_root(value, split=split or "train2017")
+    if name in list_datasets():
+        return get_dataset(name, value, split)
+    raise ValueError(
+        f"Unknown data source {name!r}; expected procedural, coco or one of "
+        f"{sorted(list_datasets())}"
+    )
+
+
+def load_sources(specs, ratios=None, procedural_split="train"):
+    """Loads several sources and checks their draw ratios.
+
+    Args:
+        specs: list of str. Source specs.
+        ratios: list of float or None. One ratio per spec (None: equal).
+        procedural_split: str. Split of procedural videos when none is given.
+
+    Returns:
+        Tuple `(sources, ratios)` for `make_training_dataset`.
+    """
+    if not specs:
+        raise ValueError("At least one data source is needed, got none")
+    if ratios is not None and len(ratios) != len(specs):
+        raise ValueError(
+            f"Give one ratio per data source: {len(specs)} sources, "
+            f"{len(ratios)} ratios"
+        )
+    sources = [load_source(spec, procedural_split) for spec in specs]
+    return sources, (list(ratios) if ratios is not None else None)

@@ -1,0 +1,272 @@
+"""The replication's Markdown table, its verdict and the loss-curve figure."""
+
+import os
+
+import numpy as np
+
+from keras_loretrack.atomic_files import atomic_output, write_text
+from keras_loretrack.losses.paper_defaults import DISC_THRESHOLD
+from keras_loretrack.sequences.procedural import SPLIT_SEED_RANGES
+from keras_loretrack.training.miniature.budgets import VARIANT_LABELS, VARIANTS
+
+SCORES = ("auc", "precision", "normalized_precision")
+COLORS = {
+    "teacher": "k",
+    "plain": "tab:blue",
+    "distilled": "tab:red",
+    "qkv_only": "tab:green",
+    "disc_only": "tab:orange",
+    "shipped": "tab:purple",
+    "random": "tab:gray",
+}
+
+
+def seed_spread(values):
+    """Sample standard deviation over seeds; 0 for a single run."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def mean_std(values):
+    """`mean ± std` over seeds with one decimal (`–` when all are NaN)."""
+    values = np.asarray(values, np.float64)
+    if np.isnan(values).all():
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{values.mean():.1f} ± {values.std(ddof=1):.1f}"
+
+
+def plot_curves(runs, path):
+    """Validation focal loss and IoU per epoch, and the Disc-KD mask fraction."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [
+        ("val_focal", "val focal loss (tracking)"),
+        ("val_iou", "val IoU"),
+        ("mask_fraction", "Disc-KD mask fraction (train)"),
+    ]
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for (key, title), axis in zip(keys, axes):
+        for name, (variant, history) in sorted(runs.items()):
+            values = history["history"].get(key)
+            if values:
+                axis.plot(
+                    range(1, len(values) + 1),
+                    values,
+                    color=COLORS[variant],
+                    alpha=0.7,
+                    marker="o",
+                    label=name,
+                )
+        axis.set_title(title)
+        axis.set_xlabel("epoch")
+    axes[0].legend(fontsize=7)
+    figure.tight_layout()
+    with atomic_output(path) as temporary:
+        figure.savefig(temporary, dpi=90)
+    plt.close(figure)
+
+
+def table(runs, evaluations, sets):
+    """The Markdown table rows: one per variant, mean ± std over its seeds."""
+    by_variant = {}
+    for name, evaluation in evaluations.items():
+        by_variant.setdefault(runs[name][0], []).append((name, evaluation))
+    header = "| model | seeds | MACs (M) |"
+    rule = "|---|---|---|"
+    for name in sets:
+        header += f" {name} SUC | {name} P | {name} P_norm |"
+        rule += "---|---|---|"
+    header += " val IoU (%) | fps | train s |"
+    rule += "---|---|---|"
+    lines = [header, rule]
+    for variant in ("random", "teacher", *VARIANTS, "shipped"):
+        rows = by_variant.get(variant)
+        if not rows:
+            continue
+        evals = [e for _, e in rows]
+        cells = [
+            VARIANT_LABELS[variant],
+            str(len(rows)),
+            f"{evals[0]['macs'] / 1e6:.1f}",
+        ]
+        for name in sets:
+            cells.extend(mean_std([e[name][key] for e in evals]) for key in SCORES)
+        cells.append(
+            mean_std([100 * runs[n][1]["history"]["val_iou"][-1] for n, _ in rows])
+        )
+        cells.append(f"{np.mean([e['procedural']['fps'] for e in evals]):.0f}")
+        cells.append(f"{np.mean([runs[n][1]['train_seconds'] for n, _ in rows]):.0f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def verdict(runs, evaluations):
+    """What the table says about distillation, in sentences."""
+
+    def suc(variant, set_name="procedural"):
+        return [
+            e[set_name]["auc"]
+            for name, e in evaluations.items()
+            if runs[name][0] == variant and set_name in e
+        ]
+
+    plain, distilled = suc("plain"), suc("distilled")
+    text = "Not enough runs for a verdict."
+    if plain and distilled:
+        gap = np.mean(distilled) - np.mean(plain)
+        spread = max(seed_spread(plain), seed_spread(distilled))
+        chance = suc("random")
+        if chance and max(np.mean(plain), np.mean(distilled)) - np.mean(chance) < 5:
+            text = (
+                f"Inconclusive: at this budget neither student tracks better than "
+                f"random weights on the procedural test set (SUC {np.mean(plain):.1f} "
+                f"plain, {np.mean(distilled):.1f} distilled, {np.mean(chance):.1f} "
+                f"untrained; difference {gap:+.1f}, seed spread {spread:.1f}), so "
+                "the test set cannot tell them apart."
+            )
+        elif gap > 2 * spread and gap > 0:
+            text = (
+                f"On the procedural test set the distilled student beats the plain "
+                f"student by {gap:.1f} SUC points, more than twice the seed spread "
+                f"({spread:.1f})."
+            )
+        elif gap > 0:
+            text = (
+                f"The distilled student is ahead of the plain student by {gap:.1f} "
+                f"SUC points on the procedural test set, within the seed spread "
+                f"({spread:.1f}): not a resolved difference at this budget."
+            )
+        else:
+            text = (
+                f"Distillation does NOT beat the plain student here: "
+                f"{gap:+.1f} SUC points on the procedural test set (seed spread "
+                f"{spread:.1f}). The linked curves show the losses and the "
+                "Disc-KD mask fraction."
+            )
+    ablations = [
+        (label, suc(variant))
+        for label, variant in (
+            ("QKV-KD only", "qkv_only"),
+            ("Disc-KD only", "disc_only"),
+        )
+        if suc(variant)
+    ]
+    if plain and ablations:
+        text += f" Ablations, procedural SUC (plain {np.mean(plain):.1f}): "
+        text += "; ".join(
+            f"{label} {np.mean(scores):.1f} "
+            + (
+                "(ahead by more than twice the plain seed spread)"
+                if np.mean(scores) - np.mean(plain) > 2 * seed_spread(plain)
+                else "(not resolved from the plain student)"
+            )
+            for label, scores in ablations
+        )
+        text += "."
+    real = {v: suc(v, "real") for v in ("random", "teacher", "plain", "distilled")}
+    if all(real.values()):
+        real = {v: np.mean(scores) for v, scores in real.items()}
+        text += (
+            f" Real sequences, SUC: untrained {real['random']:.1f}, teacher "
+            f"{real['teacher']:.1f}, plain {real['plain']:.1f}, distilled "
+            f"{real['distilled']:.1f}."
+        )
+        if max(real["plain"], real["distilled"]) - real["random"] < 5:
+            text += (
+                " Students trained only on procedural videos do not transfer to "
+                "real video at this scale, so the procedural test set is the one "
+                "that measures the method here."
+            )
+    val_plain, val_distilled = (
+        [100 * h["history"]["val_iou"][-1] for v, h in runs.values() if v == variant]
+        for variant in ("plain", "distilled")
+    )
+    if val_plain and val_distilled:
+        text += (
+            f" On the validation crops (procedural val split) the decoded box's "
+            f"IoU is {np.mean(val_distilled):.1f}% distilled vs "
+            f"{np.mean(val_plain):.1f}% plain (mean over seeds)."
+        )
+    masks = [
+        h["history"]["mask_fraction"][-1]
+        for v, h in runs.values()
+        if "mask_fraction" in h["history"] and v in ("distilled", "disc_only")
+    ]
+    if masks:
+        text += (
+            f" Disc-KD mask fraction (teacher tokens with mean squared final "
+            f"feature >= {DISC_THRESHOLD:.2f}), last epoch: {np.mean(masks):.3f} "
+            "on average."
+        )
+        if np.mean(masks) > 0.95:
+            text += (
+                " After the final LayerNorm almost every token passes the "
+                "threshold, so Disc-KD's masked term covers nearly all tokens."
+            )
+    return text
+
+
+def write_report(
+    path, *, command, budget_name, budget, learning_rate, runs, evaluations, sets
+):
+    """Writes the Markdown report and, beside it, the loss-curve figure.
+
+    Args:
+        path: str. The Markdown file.
+        command: str. The command that produced it.
+        budget_name: str. `full` or `small`.
+        budget: `Budget`.
+        learning_rate: float. The runs' learning rate.
+        runs: dict `name -> (variant, history)`.
+        evaluations: dict `name -> evaluate_run result`.
+        sets: dict `name -> sequences` evaluated in this invocation (their
+            names describe the real set).
+    """
+    scored = [
+        s for s in ("procedural", "real") if all(s in e for e in evaluations.values())
+    ]
+    first_test = SPLIT_SEED_RANGES["test"].start
+    described = (
+        f"{budget.test_videos} procedural test videos (split='test', seeds "
+        f"{first_test}..{first_test + budget.test_videos - 1}, "
+        f"{budget.test_frames} frames)"
+    )
+    if "real" in sets:
+        names = ", ".join(sorted(s.name for s in sets["real"]))
+        described += f" and on the real OTB-layout sequences {names}"
+    figure = os.path.splitext(path)[0] + "_curves.png"
+    plot_curves(runs, figure)
+    text = "\n".join(
+        [
+            "# Miniature LoReTrack replication (procedural videos, CPU)",
+            "",
+            "Produced by:",
+            "",
+            "```bash",
+            command,
+            "```",
+            "",
+            f"Budget `{budget_name}`: {budget.train_pairs} training pairs "
+            f"(teacher-resolution crops, shared by every run), batch "
+            f"{budget.batch_size}, teacher {budget.teacher_steps} steps, "
+            f"students {budget.student_steps} steps, AdamW lr "
+            f"{learning_rate} with ×0.1 at 80%, no pretraining. Evaluation: "
+            f"one-pass on {described}. SUC, P, P_norm in "
+            "percent, mean ± std over student seeds; MACs per frame (linear and "
+            "conv layers); fps = tracker frames per second on the procedural set "
+            "on this machine (2 shared CPU cores, Keras, batch 1).",
+            "",
+            *table(runs, evaluations, scored),
+            "",
+            f"**Verdict.** {verdict(runs, evaluations)}",
+            "",
+            f"Training curves: `{os.path.basename(figure)}`.",
+            "",
+        ]
+    )
+    write_text(path, text)
+    return text

@@ -1,0 +1,218 @@
+"""The miniature replication's training runs, each in its own folder.
+
+A run folder holds `preset/` (the trained model) and `history.json` (per-epoch
+training and validation metrics); `history.json` is written last, so a run
+with it is finished and skipped.
+
+Differences from the paper, forced by the budget: no MAE start, so the
+backbone trains at the head's learning rate, and a clip norm of 1.0 (0.1 suits
+fine-tuning from MAE, not training from scratch).
+"""
+
+import json
+import os
+import time
+
+import keras
+
+from keras_loretrack.atomic_files import write_json
+from keras_loretrack.data.crops import CropGeometry
+from keras_loretrack.losses import paper_defaults as paper
+from keras_loretrack.models.loretrack import LoReTrack
+from keras_loretrack.models.loretrack_distiller import LoReTrackDistiller
+from keras_loretrack.models.preset_io import PACKAGED_PRESETS_DIR
+from keras_loretrack.training.miniature.budgets import VARIANTS
+from keras_loretrack.training.miniature.pairs import pair_dataset
+from keras_loretrack.training.optimizers import build_optimizer
+
+CLIPNORM = 1.0
+
+
+def run_done(run_dir):
+    """Whether the run in `run_dir` finished (its `history.json` exists)."""
+    return os.path.isfile(os.path.join(run_dir, "history.json"))
+
+
+def read_history(run_dir):
+    """The run's `history.json`."""
+    with open(os.path.join(run_dir, "history.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def make_optimizer(model, budget, learning_rate, steps):
+    """OSTrack's AdamW and step decay, backbone at the head's rate, clip 1.0."""
+    return build_optimizer(
+        model.backbone.trainable_variables,
+        learning_rate=learning_rate,
+        epochs=budget.epochs,
+        steps_per_epoch=steps // budget.epochs,
+        backbone_multiplier=1.0,
+        weight_decay=paper.WEIGHT_DECAY,
+        global_clipnorm=CLIPNORM,
+    )
+
+
+def fit_run(model, trained, *, pairs, geometry, budget, steps, seed, run_dir, label):
+    """Fits `model` on the shared pairs and writes the run folder.
+
+    Args:
+        model: compiled `LoReTrack` or `LoReTrackDistiller`.
+        trained: `LoReTrack`. What is saved (the model, or the student).
+        pairs: from `load_pairs`.
+        geometry: `CropGeometry` the batches are resized to.
+        budget: `Budget`.
+        steps: int. Optimizer steps, split into `budget.epochs`.
+        seed: int. Order of the shuffled training stream.
+        run_dir: str. The run folder.
+        label: str. Shown in the log.
+    """
+    epochs = budget.epochs
+    start = time.perf_counter()
+    print(f"[{label}] {steps} steps of {budget.batch_size}", flush=True)
+    history = model.fit(
+        pair_dataset(pairs["train"], budget.batch_size, geometry, seed=seed),
+        epochs=epochs,
+        steps_per_epoch=steps // epochs,
+        validation_data=pair_dataset(pairs["val"], budget.batch_size, geometry),
+        verbose=2,
+    )
+    seconds = time.perf_counter() - start
+    trained.save_to_preset(os.path.join(run_dir, "preset"))
+    write_json(
+        os.path.join(run_dir, "history.json"),
+        {
+            "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+            "train_seconds": seconds,
+            "steps": steps,
+            "batch_size": budget.batch_size,
+        },
+    )
+
+
+def train_teacher(preset, *, budget, pairs, learning_rate, run_dir):
+    """Trains the teacher on the tracking losses (skipped when finished)."""
+    if run_done(run_dir):
+        return
+    keras.utils.set_random_seed(0)
+    model = LoReTrack.from_preset(preset, load_weights=False)
+    steps = budget.teacher_steps
+    model.compile(optimizer=make_optimizer(model, budget, learning_rate, steps))
+    fit_run(
+        model,
+        model,
+        pairs=pairs,
+        geometry=CropGeometry.of(model),
+        budget=budget,
+        steps=steps,
+        seed=0,
+        run_dir=run_dir,
+        label="teacher",
+    )
+
+
+def train_student(
+    preset, variant, seed, *, teacher_preset, budget, pairs, learning_rate, run_dir
+):
+    """Trains one student variant from scratch (skipped when finished).
+
+    The plain student gets the shared crops resized to its size; the distilled
+    variants get them at the teacher's size, which the distiller resizes.
+    """
+    if run_done(run_dir):
+        return
+    keras.utils.set_random_seed(seed)
+    student = LoReTrack.from_preset(preset, load_weights=False)
+    options = VARIANTS[variant]
+    if options is None:
+        model, sized = student, student
+    else:
+        teacher = LoReTrack.from_preset(teacher_preset)
+        model, sized = LoReTrackDistiller(student, teacher, **options), teacher
+    steps = budget.student_steps
+    model.compile(optimizer=make_optimizer(student, budget, learning_rate, steps))
+    fit_run(
+        model,
+        student,
+        pairs=pairs,
+        geometry=CropGeometry.of(sized),
+        budget=budget,
+        steps=steps,
+        seed=seed,
+        run_dir=run_dir,
+        label=f"{variant} seed {seed}",
+    )
+
+
+def finetune_student(
+    start_preset, *, teacher_preset, budget, pairs, learning_rate, run_dir
+):
+    """Distils a trained student further from the same teacher (the shipped model).
+
+    The shipped `mini_student` starts from the distilled seed with the best
+    validation IoU and trains `ship_steps` more steps with the full LoReTrack
+    loss (tracking + QKV-KD + Disc-KD) on the same pairs.
+    """
+    if run_done(run_dir):
+        return
+    keras.utils.set_random_seed(0)
+    student = LoReTrack.from_preset(start_preset)
+    teacher = LoReTrack.from_preset(teacher_preset)
+    model = LoReTrackDistiller(student, teacher)
+    steps = budget.ship_steps
+    model.compile(optimizer=make_optimizer(student, budget, learning_rate, steps))
+    fit_run(
+        model,
+        student,
+        pairs=pairs,
+        geometry=CropGeometry.of(teacher),
+        budget=budget,
+        steps=steps,
+        seed=100,
+        run_dir=run_dir,
+        label="shipped student",
+    )
+
+
+def save_untrained(preset, run_dir):
+    """An untrained student as a finished run: the chance level of tracking."""
+    if run_done(run_dir):
+        return
+    keras.utils.set_random_seed(0)
+    LoReTrack.from_preset(preset, load_weights=False).save_to_preset(
+        os.path.join(run_dir, "preset")
+    )
+    write_json(
+        os.path.join(run_dir, "history.json"),
+        {"history": {"val_iou": [float("nan")]}, "train_seconds": 0.0},
+    )
+
+
+def best_distilled(runs):
+    """The distilled run with the best final validation IoU.
+
+    Args:
+        runs: dict `name -> (variant, history)`.
+    """
+    distilled = {n: h for n, (v, h) in runs.items() if v == "distilled"}
+    if not distilled:
+        raise ValueError("No finished distilled student run")
+    return max(distilled, key=lambda n: distilled[n]["history"]["val_iou"][-1])
+
+
+def ship(runs, run_root):
+    """Copies the teacher and the chosen student into the package's presets.
+
+    The student is the `shipped` run when finished, else the distilled seed
+    with the best validation IoU (never the test set); `from_preset` then
+    finds them as `mini_teacher` and `mini_student`.
+    """
+    if "teacher" not in runs:
+        raise ValueError("--ship needs the finished teacher run")
+    best = "shipped" if "shipped" in runs else best_distilled(runs)
+    os.makedirs(PACKAGED_PRESETS_DIR, exist_ok=True)
+    for preset, run in (("mini_teacher", "teacher"), ("mini_student", best)):
+        source = os.path.join(run_root, run, "preset")
+        target = os.path.join(PACKAGED_PRESETS_DIR, preset)
+        # Reloading drops the optimizer state a compiled model's weights carry.
+        LoReTrack.from_preset(source).save_to_preset(target)
+        print(f"shipped {run} as {preset} -> {target}")
