@@ -8,6 +8,19 @@ HERE = pathlib.Path(__file__).parent
 version = {}
 exec((HERE / "keras_loretrack" / "version.py").read_text(), version)
 
+OPTIONAL = {
+    "export": [
+        "tf2onnx>=1.17,<2",
+        "onnx>=1.16",
+        "onnxruntime>=1.20,<2",
+        "ai-edge-litert>=2.0,<3",
+    ],
+    "plots": ["matplotlib>=3.8,<4"],
+    # The PyTorch reference of the parity tests and benchmarks (CPU build).
+    "torch": ["torch==2.13.0"],
+    "procedural": ["scikit-image>=0.22,<1"],
+}
+
 setup(
     name="keras-loretrack",
     version=version["__version__"],
@@ -32,23 +45,17 @@ setup(
         # pip treats tensorflow and tensorflow-cpu as different packages: pick one.
         "tf": ["tensorflow>=2.18,<2.22"],
         "tf-cpu": ["tensorflow-cpu>=2.18,<2.22"],
-        "export": [
-            "tf2onnx>=1.17,<2",
-            "onnx>=1.16",
-            "onnxruntime>=1.20,<2",
-            "ai-edge-litert>=2.0,<3",
-        ],
-        "plots": ["matplotlib>=3.8,<4"],
-        # The PyTorch reference of the parity tests and benchmarks (CPU build).
-        "torch": ["torch==2.13.0"],
-        "procedural": ["scikit-image>=0.22,<1"],
+        **OPTIONAL,
+        # Every optional part but TensorFlow itself (add `tf` or `tf-cpu`).
+        "all": sorted({r for requirements in OPTIONAL.values() for r in requirements}),
         "test": [
+            "build>=1.2",
             "pytest>=8",
             "ruff>=0.6",
             "got10k==0.1.3",
             "six>=1.16",
-            "scikit-image>=0.22,<1",
-            "matplotlib>=3.8,<4",
+            *OPTIONAL["procedural"],
+            *OPTIONAL["plots"],
         ],
     },
     entry_points={"console_scripts": ["loretrack=keras_loretrack.cli.main:main"]},

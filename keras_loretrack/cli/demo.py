@@ -1,21 +1,24 @@
-"""`loretrack demo`: track procedural clips with the shipped student, end to end."""
+"""`loretrack demo`: track procedural clips with a shipped tracker, end to end."""
 
 import os
+import sys
 import time
 
 from keras_loretrack.cli.arguments import add_model_arguments
 
 DESCRIPTION = """\
 Renders procedural test clips (a natural-image object moving over a natural-image
-background, with exact ground truth), tracks them with the shipped `mini_student`
+background, with exact ground truth), tracks them with the shipped `mini_teacher`
 preset (trained by recipes/miniature_replication.py), prints the success (SUC) and
 precision (P) per clip and on average, and the tracker's frames per second, and writes
-an annotated video per clip: the prediction in green with its score, the ground truth
-in blue. One clip says little (a small tracker holds the target or loses it), hence
-several.
+per clip an annotated video (the prediction in green with its score, the ground truth
+in blue), the tracked boxes, and the clip itself in OTB layout (<clip>/img/0001.jpg...
+and <clip>/groundtruth_rect.txt), ready for `loretrack track --frames` or `loretrack
+eval --dataset folder`. One clip says little (a small tracker holds the target or
+loses it), hence several.
 """
 
-DEFAULT_PRESET = "mini_student"
+DEFAULT_PRESET = "mini_teacher"
 DEFAULT_CLIPS = 3
 GROUND_TRUTH_COLOR = (60, 120, 255)
 
@@ -24,22 +27,30 @@ def add_parser(subparsers):
     """Registers the `demo` sub-command."""
     parser = subparsers.add_parser(
         "demo",
-        help="track procedural clips with the shipped student and write videos",
+        help="track procedural clips with a shipped tracker and write videos",
         description=DESCRIPTION,
     )
     parser.add_argument(
-        "--output-dir", default="loretrack-demo", help="folder for the outputs"
+        "--output-dir",
+        default="loretrack-demo",
+        help="folder for the outputs (default loretrack-demo)",
     )
     parser.add_argument(
         "--seed",
         type=int,
         default=0,
-        help="first clip number within the procedural test split (never trained on)",
+        help="first clip number within the procedural test split, never trained on "
+        "(default 0)",
     )
     parser.add_argument(
-        "--clips", type=int, default=DEFAULT_CLIPS, help="number of clips"
+        "--clips",
+        type=int,
+        default=DEFAULT_CLIPS,
+        help=f"number of clips (default {DEFAULT_CLIPS})",
     )
-    parser.add_argument("--frames", type=int, default=100, help="clip length")
+    parser.add_argument(
+        "--frames", type=int, default=100, help="frames per clip (default 100)"
+    )
     add_model_arguments(
         parser, files=False, weights=False, jit_compile=False, default=DEFAULT_PRESET
     )
@@ -48,11 +59,14 @@ def add_parser(subparsers):
 
 
 def track_clip(tracker, clip, output_dir):
-    """Tracks a clip; writes `<name>.mp4` (annotated) and `<name>.txt` (boxes)."""
+    """Tracks a clip; writes `<name>.mp4` (annotated), `<name>.txt` (boxes) and
+    the clip in OTB layout, `<name>/img/*.jpg` and `<name>/groundtruth_rect.txt`."""
     from keras_loretrack.evaluation.scoring import evaluate_tracker
     from keras_loretrack.sequences import write_boxes
+    from keras_loretrack.sequences.procedural import write_sequence
     from keras_loretrack.tracking.video import AnnotatedVideoWriter, draw_box
 
+    folder = write_sequence(clip, os.path.join(output_dir, clip.name))
     result = evaluate_tracker(tracker, [clip], warm_up=False)["sequences"][0]
     video = os.path.join(output_dir, f"{clip.name}.mp4")
     boxes = os.path.join(output_dir, f"{clip.name}.txt")
@@ -73,6 +87,7 @@ def track_clip(tracker, clip, output_dir):
         "seconds": result["seconds"],
         "video": video,
         "boxes": boxes,
+        "folder": folder,
     }
 
 
@@ -91,7 +106,7 @@ def run_demo(
 
     Returns:
         dict: `clips` (per clip: `name`, `auc` (SUC) and `precision` in
-        percent, `frames`, `seconds`, `video`, `boxes`), their mean `auc` and
+        percent, `frames`, `seconds`, `video`, `boxes`, `folder`), their mean `auc` and
         `precision`, and the tracker's `fps` over all clips.
     """
     import numpy as np
@@ -131,7 +146,16 @@ def run_demo(
 def run(args):
     """Runs the demo and prints its scores; returns the exit status."""
     start = time.perf_counter()
-    result = run_demo(args.output_dir, args.seed, args.clips, args.frames, args.preset)
+    try:
+        result = run_demo(
+            args.output_dir, args.seed, args.clips, args.frames, args.preset
+        )
+    except (ValueError, FileNotFoundError, ImportError) as error:
+        print(f"loretrack demo: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"loretrack demo: {error}", file=sys.stderr)
+        return 1
     for clip in result["clips"]:
         print(
             f"{clip['name']} ({clip['frames']} frames): SUC {clip['auc']:.1f}  "
@@ -141,5 +165,16 @@ def run(args):
         f"{args.preset} on {len(result['clips'])} procedural test clips: mean SUC "
         f"{result['auc']:.1f}  P {result['precision']:.1f}  {result['fps']:.1f} fps "
         f"(tracker only; {time.perf_counter() - start:.1f} s in all)"
+    )
+    from keras_loretrack.sequences import read_boxes
+
+    best = max(result["clips"], key=lambda clip: clip["auc"])
+    first_box = read_boxes(os.path.join(best["folder"], "groundtruth_rect.txt"))[0]
+    init = ",".join(f"{v:.2f}" for v in first_box)
+    print(
+        f"Track the clip {args.preset} followed best yourself:\n  loretrack track "
+        "--preset "
+        f"{args.preset} --frames {os.path.join(best['folder'], 'img')} "
+        f"--init={init} --output-video {best['folder']}-tracked.mp4"
     )
     return 0
