@@ -50,11 +50,9 @@ def architecture_of(model):
 
 
 def torch_reference_module():
-    """`keras_loretrack.benchmarking.torch_ostrack`, or a clear error without torch."""
-    try:
-        from keras_loretrack.benchmarking import torch_ostrack
-    except ImportError as error:
-        raise RuntimeError(f"The PyTorch rows need the torch extra: {error}") from None
+    """The PyTorch reference module; `MissingExtraError` without torch."""
+    from keras_loretrack.benchmarking import torch_ostrack
+
     return torch_ostrack
 
 
@@ -72,9 +70,9 @@ class TorchEngine(Engine):
 
     def __init__(self, state_path, architecture, quantized, threads):
         import numpy as np
-        import torch
 
         reference = torch_reference_module()
+        torch = reference.torch
         torch.set_num_threads(threads)
         network = reference.OSTrackReference(
             search_size=architecture["search_size"],

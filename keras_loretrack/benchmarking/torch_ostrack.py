@@ -12,15 +12,11 @@ tiny networks. Needs the `torch` extra (`pip install "keras-loretrack[torch]"`).
 
 import math
 
-try:
-    import torch
-    from torch import nn
-    from torch.nn import functional as F
-except ImportError as error:
-    raise ImportError(
-        "keras_loretrack.benchmarking.torch_ostrack needs PyTorch: "
-        f'pip install "keras-loretrack[torch]" ({error})'
-    ) from error
+from keras_loretrack.optional import require
+
+torch = require("torch", "torch", "The PyTorch reference network")
+nn = torch.nn
+F = torch.nn.functional
 
 
 def candidate_template_index(template_grid):

@@ -116,7 +116,7 @@ def run(args):
         sequences = calibration_sequences(args.sequences, label="--sequences folder")
         if any(ENGINES[e][0] == "torch" for e in engines):
             torch_reference_module()
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
+    except (ValueError, FileNotFoundError, RuntimeError, ImportError) as error:
         print(f"loretrack bench: {error}", file=sys.stderr)
         return 2
     rows = run_benchmark(settings, sequences)

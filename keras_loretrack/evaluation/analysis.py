@@ -27,6 +27,7 @@ from keras_loretrack.evaluation.results import (
     read_result,
     tracker_dir,
 )
+from keras_loretrack.optional import require
 
 SCORE_COLUMNS = (
     ("auc", "SUC (AUC)"),
@@ -240,8 +241,10 @@ def plot_curves(report, output_dir):
     Returns:
         list of the written PNG paths.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    FigureCanvasAgg = require(
+        "matplotlib.backends.backend_agg", "plots", "Plotting"
+    ).FigureCanvasAgg
+    Figure = require("matplotlib.figure", "plots", "Plotting").Figure
 
     os.makedirs(output_dir, exist_ok=True)
     paths = []

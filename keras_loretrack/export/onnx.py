@@ -39,6 +39,7 @@ import numpy as np
 
 from keras_loretrack.atomic_files import atomic_output
 from keras_loretrack.export.saved_model import SIGNATURE_KEY, export_saved_model
+from keras_loretrack.optional import require
 from keras_loretrack.tracking.file_metadata import (
     INPUT_NAMES,
     METADATA_KEY,
@@ -211,8 +212,9 @@ def convert_saved_model(saved_model_dir, opset=MIN_OPSET, rewrite=True):
             (off only to measure what they bring).
     """
     import tensorflow as tf
-    import tf2onnx
-    from tf2onnx import tf_loader
+
+    tf2onnx = require("tf2onnx", "export", "ONNX export")
+    tf_loader = require("tf2onnx.tf_loader", "export", "ONNX export")
 
     check_opset(opset)
     graph_def, inputs, outputs, renames = tf_loader.from_saved_model(
@@ -268,13 +270,14 @@ def quantize_onnx(
 
     `seven_bit_weights=False` (8-bit weights) only measures what 7 bits bring.
     """
-    import onnx
-    from onnxruntime.quantization import (
-        QuantFormat,
-        QuantType,
-        quantize_dynamic,
-        quantize_static,
+    onnx = require("onnx", "export", "ONNX quantisation")
+    quantization_tools = require(
+        "onnxruntime.quantization", "export", "ONNX quantisation"
     )
+    QuantFormat = quantization_tools.QuantFormat
+    QuantType = quantization_tools.QuantType
+    quantize_dynamic = quantization_tools.quantize_dynamic
+    quantize_static = quantization_tools.quantize_static
 
     check_quantization(quantization, calibration)
     if quantization == "dynamic":
@@ -318,7 +321,7 @@ def set_metadata(proto, metadata):
 
 def run_onnx(path, inputs, num_threads=1):
     """Runs an ONNX file once in ONNX Runtime; returns float32 outputs by name."""
-    import onnxruntime
+    onnxruntime = require("onnxruntime", "export", "Running an ONNX file")
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = num_threads
@@ -394,7 +397,7 @@ def export_onnx(
     Returns:
         `ExportMetadata`, the record written into the file.
     """
-    import onnx
+    onnx = require("onnx", "export", "ONNX export")
 
     check_quantization(quantization, calibration)
     check_opset(opset)

@@ -31,6 +31,7 @@ import numpy as np
 
 from keras_loretrack.atomic_files import atomic_output
 from keras_loretrack.export.saved_model import SIGNATURE_KEY, export_saved_model
+from keras_loretrack.optional import require
 from keras_loretrack.tracking.file_metadata import (
     INPUT_NAMES,
     METADATA_KEY,
@@ -173,9 +174,8 @@ def run_tflite(tflite_bytes, inputs, num_threads=1):
 
     Quantised input and output tensors are converted with their stored scales.
     """
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(
+    litert = require("ai_edge_litert.interpreter", "export", "Running a TFLite file")
+    interpreter = litert.Interpreter(
         model_content=bytes(tflite_bytes), num_threads=num_threads
     )
     runner = interpreter.get_signature_runner(SIGNATURE_KEY)

@@ -12,6 +12,7 @@ import dataclasses
 import json
 
 from keras_loretrack.data.crops import IMAGENET_MEAN, IMAGENET_STD, CropGeometry
+from keras_loretrack.optional import require
 from keras_loretrack.tracking.engines import MAP_NAMES
 from keras_loretrack.version import __version__
 
@@ -160,7 +161,9 @@ def read_tflite_metadata(tflite_bytes, source="TFLite model"):
     Raises:
         ValueError: the model has no record, or a malformed one.
     """
-    from ai_edge_litert import schema_py_generated as schema
+    schema = require(
+        "ai_edge_litert.schema_py_generated", "export", "Reading a .tflite file"
+    )
 
     model = schema.Model.GetRootAs(tflite_bytes, 0)
     for i in range(model.MetadataLength()):

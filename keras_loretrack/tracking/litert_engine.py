@@ -11,6 +11,7 @@ import mmap
 
 import numpy as np
 
+from keras_loretrack.optional import require
 from keras_loretrack.tracking.engines import MAP_NAMES, register_file_engine
 from keras_loretrack.tracking.file_engine import FileEngine, check_shapes
 from keras_loretrack.tracking.file_metadata import read_tflite_metadata
@@ -33,7 +34,7 @@ class LiteRTEngine(FileEngine):
     """
 
     def __init__(self, path, num_threads=None, name=None):
-        from ai_edge_litert.interpreter import Interpreter
+        litert = require("ai_edge_litert.interpreter", "export", "A .tflite model")
 
         path, num_threads = self._open(path, num_threads, "TFLite")
         with (
@@ -42,7 +43,7 @@ class LiteRTEngine(FileEngine):
         ):
             metadata = read_tflite_metadata(m, source=path)
         self._adopt(path, metadata, num_threads, name)
-        self._interpreter = Interpreter(model_path=path, num_threads=num_threads)
+        self._interpreter = litert.Interpreter(model_path=path, num_threads=num_threads)
         signatures = self._interpreter.get_signature_list()
         if len(signatures) != 1:
             raise ValueError(

@@ -8,6 +8,7 @@ tensors take theirs from the record's `io_quantization`.
 
 import numpy as np
 
+from keras_loretrack.optional import require
 from keras_loretrack.tracking.engines import MAP_NAMES, register_file_engine
 from keras_loretrack.tracking.file_engine import FileEngine, check_shapes
 from keras_loretrack.tracking.file_metadata import (
@@ -56,7 +57,7 @@ class OnnxEngine(FileEngine):
     """
 
     def __init__(self, path, num_threads=None, spin=True, name=None):
-        import onnxruntime
+        onnxruntime = require("onnxruntime", "export", "An .onnx model")
 
         path, num_threads = self._open(path, num_threads, "ONNX")
         options = onnxruntime.SessionOptions()

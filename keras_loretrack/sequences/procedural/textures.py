@@ -10,6 +10,8 @@ import math
 import cv2
 import numpy as np
 
+from keras_loretrack.optional import require
+
 COLOR_IMAGES = (
     "astronaut",
     "chelsea",
@@ -35,14 +37,9 @@ TEXTURE_NAMES = COLOR_IMAGES + GRAY_IMAGES
 
 
 def _skimage_data():
-    try:
-        import skimage.data
-    except ImportError as error:
-        raise ImportError(
-            "Procedural videos need scikit-image for their bundled natural images: "
-            "pip install 'keras-loretrack[procedural]' (or scikit-image)"
-        ) from error
-    return skimage.data
+    return require(
+        "skimage.data", "procedural", "Procedural videos (their natural images)"
+    )
 
 
 @functools.cache

@@ -6,6 +6,7 @@ import numpy as np
 
 from keras_loretrack.atomic_files import atomic_output, write_text
 from keras_loretrack.losses.paper_defaults import DISC_THRESHOLD
+from keras_loretrack.optional import require
 from keras_loretrack.sequences.procedural import SPLIT_SEED_RANGES
 from keras_loretrack.training.miniature.budgets import VARIANT_LABELS, VARIANTS
 
@@ -38,10 +39,9 @@ def mean_std(values):
 
 def plot_curves(runs, path):
     """Validation focal loss and IoU per epoch, and the Disc-KD mask fraction."""
-    import matplotlib
-
+    matplotlib = require("matplotlib", "plots", "The replication's curves")
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = require("matplotlib.pyplot", "plots", "The replication's curves")
 
     keys = [
         ("val_focal", "val focal loss (tracking)"),
