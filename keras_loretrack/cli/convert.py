@@ -52,7 +52,13 @@ def add_parser(subparsers):
 def run(args):
     """Runs the conversion; returns the process exit status."""
     from keras_loretrack.checkpoints import CheckpointError, convert_checkpoint
+    from keras_loretrack.models.preset_io import check_preset_destination
 
+    try:
+        check_preset_destination(args.output)
+    except OSError as error:
+        print(f"loretrack convert: {error}", file=sys.stderr)
+        return 2
     try:
         convert_checkpoint(
             args.checkpoint,
@@ -65,7 +71,7 @@ def run(args):
     except (CheckpointError, FileNotFoundError) as error:
         print(f"loretrack convert: {error}", file=sys.stderr)
         return 2
-    except ValueError as error:
+    except (ValueError, OSError) as error:
         print(f"loretrack convert: {error}", file=sys.stderr)
         return 1
     return 0

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 
 import keras
 import numpy as np
@@ -84,11 +83,54 @@ def _read_preset_dir(directory):
         raise FileNotFoundError(
             f"{directory} is not a preset directory: {CONFIG_FILE} is missing"
         )
-    with open(config_path, encoding="utf-8") as f:
-        saved = json.load(f)
-    if "config" not in saved or "backbone" not in saved["config"]:
+    try:
+        with open(config_path, encoding="utf-8") as f:
+            saved = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{config_path} is not valid JSON: {error}") from None
+    if (
+        not isinstance(saved, dict)
+        or not isinstance(saved.get("config"), dict)
+        or not isinstance(saved["config"].get("backbone"), dict)
+        or not isinstance(saved["config"]["backbone"].get("config"), dict)
+    ):
         raise ValueError(f"{config_path} does not hold a LoReTrack config")
+    check_backbone_config(saved["config"]["backbone"]["config"], config_path)
     return saved["config"]
+
+
+# Backbone fields that must be positive integers for any model to be built.
+POSITIVE_INT_FIELDS = (
+    "search_size",
+    "template_size",
+    "patch_size",
+    "hidden_dim",
+    "num_layers",
+    "num_heads",
+    "mlp_dim",
+)
+
+
+def check_backbone_config(config, source):
+    """Raises ValueError naming `source` and the field if a backbone config is bad."""
+    for field in POSITIVE_INT_FIELDS:
+        value = config.get(field)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(
+                f"{source}: backbone field {field!r} must be a positive integer, "
+                f"got {value!r}"
+            )
+    for field in ("search_size", "template_size"):
+        if config[field] % config["patch_size"]:
+            raise ValueError(
+                f"{source}: backbone {field}={config[field]} is not a multiple of "
+                f"patch_size={config['patch_size']}"
+            )
+    if config["hidden_dim"] % config["num_heads"]:
+        raise ValueError(
+            f"{source}: backbone hidden_dim={config['hidden_dim']} is not a multiple "
+            f"of num_heads={config['num_heads']}"
+        )
 
 
 def _apply_overrides(cls, task_config, overrides):
@@ -168,7 +210,57 @@ _KERAS_SHAPE_ERROR = re.compile(
 )
 
 
+_BLOCK_NAME = re.compile(r"/(transformer_block(?:_\d+)?)/")
+
+
+def _saved_weight_names(path):
+    """The weight datasets of a Keras `.weights.h5` file."""
+    import h5py
+
+    names = []
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(
+                lambda name, item: (
+                    names.append(name) if isinstance(item, h5py.Dataset) else None
+                )
+            )
+    except OSError as error:
+        raise ValueError(
+            f"{path} is not a readable Keras weights file (truncated or corrupt?): "
+            f"{error}"
+        ) from None
+    return names
+
+
+def _check_weights_fit(model, path):
+    """Raises ValueError if the file holds more or fewer weights than `model`.
+
+    Keras skips saved weights the model has no place for; a config that says
+    fewer blocks than the weights hold would then load silently.
+    """
+    names = _saved_weight_names(path)
+    if len(names) == len(model.weights):
+        return
+    saved_blocks = len(
+        {m.group(1) for n in names for m in [_BLOCK_NAME.search(n)] if m}
+    )
+    blocks = model.backbone.num_layers
+    detail = (
+        f"they hold {saved_blocks} transformer blocks, the config says "
+        f"num_layers={blocks}; "
+        if saved_blocks != blocks
+        else ""
+    )
+    raise ValueError(
+        f"Weights file {path} does not fit its config ({CONFIG_FILE} beside it or "
+        f"the preset's): {detail}the file holds {len(names)} weights, the model "
+        f"built from the config has {len(model.weights)}"
+    )
+
+
 def _load_weights_file(model, path):
+    _check_weights_fit(model, path)
     try:
         model.load_weights(path)
     except (ValueError, KeyError) as error:
@@ -226,12 +318,80 @@ def transfer_weights(source, target):
         variable.assign(value)
 
 
-def save_preset(model, preset_dir):
-    """Writes a preset directory atomically (a temporary folder renamed into place)."""
+PRESET_FILES = (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE)
+
+
+def check_preset_destination(preset_dir):
+    """Raises if writing a preset to `preset_dir` would destroy anything else.
+
+    An absent or empty folder, or a preset folder (only the preset's files), may
+    be written; any other content is refused, naming it.
+    """
     preset_dir = os.fspath(preset_dir)
+    if os.path.exists(preset_dir) and not os.path.isdir(preset_dir):
+        raise FileExistsError(f"{preset_dir} exists and is not a folder")
+    if os.path.isdir(preset_dir):
+        others = sorted(set(os.listdir(preset_dir)) - set(PRESET_FILES))
+        if others:
+            shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+            raise FileExistsError(
+                f"{preset_dir} holds files that are not part of a preset ({shown}); "
+                "a preset is only written to a new or empty folder or over another "
+                "preset: choose another folder"
+            )
     parent = os.path.dirname(os.path.abspath(preset_dir))
+    existing = parent
+    while not os.path.isdir(existing):
+        existing = os.path.dirname(existing)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(f"Cannot write a preset under {existing}: not writable")
+
+
+def _remove_stale_staging(parent, name):
+    """Removes folders left by a killed `save_preset` of the same preset."""
+    prefix = f".{name}.partial-"
+    for entry in os.listdir(parent):
+        if entry.startswith(prefix) or entry.startswith(f".{name}.old-"):
+            pid = entry.rsplit("-", 1)[-1]
+            if pid.isdigit() and _process_alive(int(pid)):
+                continue
+            shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def save_preset(model, preset_dir):
+    """Writes a preset directory; never destroys anything but an older preset.
+
+    The preset is written completely into `.<name>.partial-<pid>` beside the
+    target, then swapped in: an existing preset is renamed aside, the new one
+    renamed into place, and only then the old one deleted, so a failure at any
+    point leaves the old preset (or nothing) in place. Folders holding anything
+    but a preset's files are refused (see `check_preset_destination`).
+    """
+    preset_dir = os.path.abspath(os.fspath(preset_dir))
+    check_preset_destination(preset_dir)
+    parent, name = os.path.split(preset_dir)
     os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".preset-", dir=parent)
+    _remove_stale_staging(parent, name)
+    needed = sum(int(np.prod(w.shape)) * 4 for w in model.weights) + (1 << 20)
+    free = shutil.disk_usage(parent).free
+    if free < needed:
+        raise OSError(
+            f"Not enough free space under {parent} for the preset: "
+            f"{needed / 1e6:.1f} MB needed, {free / 1e6:.1f} MB free"
+        )
+    staging = os.path.join(parent, f".{name}.partial-{os.getpid()}")
+    aside = os.path.join(parent, f".{name}.old-{os.getpid()}")
+    os.mkdir(staging)
     try:
         config = {
             "module": type(model).__module__,
@@ -253,10 +413,17 @@ def save_preset(model, preset_dir):
         }
         with open(os.path.join(staging, METADATA_FILE), "w", encoding="utf-8") as f:
             json.dump(metadata, f, indent=2)
-        os.chmod(staging, 0o777 & ~current_umask())  # not mkdtemp's 0700
-        if os.path.isdir(preset_dir):
-            shutil.rmtree(preset_dir)
-        os.replace(staging, preset_dir)
+        os.chmod(staging, 0o777 & ~current_umask())
+        had_preset = os.path.isdir(preset_dir)
+        if had_preset:
+            os.rename(preset_dir, aside)
+        try:
+            os.rename(staging, preset_dir)
+        except BaseException:
+            if had_preset:
+                os.rename(aside, preset_dir)
+            raise
+        shutil.rmtree(aside, ignore_errors=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
