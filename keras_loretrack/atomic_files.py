@@ -17,6 +17,39 @@ def current_umask():
     return umask
 
 
+def process_alive(pid):
+    """Whether a process with this id exists (a partial file's writer, say)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def check_writable(path, label="output"):
+    """Raises OSError unless a file can be created next to `path`, before any work.
+
+    Creates the folder if needed and a probe file in it, so read-only disks,
+    pseudo file systems (`/proc`) and paths under a regular file all fail here,
+    naming `path`.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"The {label} {path} is a folder, expected a file")
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".write-probe-", dir=folder)
+        os.close(handle)
+        os.remove(probe)
+    except OSError as error:
+        raise OSError(
+            f"Cannot write the {label} {path}: {error.strerror or error}"
+        ) from None
+
+
 @contextlib.contextmanager
 def atomic_output(path):
     """Yields a temporary path in `path`'s folder; renames it onto `path` on success.

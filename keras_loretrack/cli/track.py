@@ -1,6 +1,7 @@
 """`loretrack track`: track one object through a video, an image folder or a camera."""
 
 import collections
+import os
 import sys
 import time
 
@@ -69,8 +70,9 @@ def track_frames(tracker, frames, init_box, total=None, max_frames=None, writer=
 
     Returns:
         (boxes, seconds): list of float64 (4,) boxes, one per frame read, and
-        the time spent in `initialize` / `track`. The bar shows the speed over
-        the last `FPS_WINDOW` frames. Ctrl-C ends it early.
+        the time spent in `track` (the initialising frame excluded). The bar
+        shows that speed, frames tracked per second of `track`, over the last
+        `FPS_WINDOW` frames. Ctrl-C ends it early.
     """
     from tqdm import tqdm
 
@@ -84,21 +86,24 @@ def track_frames(tracker, frames, init_box, total=None, max_frames=None, writer=
             for index, frame in enumerate(frames):
                 if max_frames is not None and index >= max_frames:
                     break
-                start = time.perf_counter()
                 if index == 0:
                     out = tracker.initialize(frame, init_box)
                     score = None
                 else:
+                    start = time.perf_counter()
                     out = tracker.track(frame)
+                    elapsed = time.perf_counter() - start
+                    seconds += elapsed
+                    recent.append(elapsed)
                     score = out["score"]
-                elapsed = time.perf_counter() - start
-                seconds += elapsed
-                recent.append(elapsed)
                 boxes.append(out["box"])
                 if writer is not None:
                     writer.write(frame, out["box"], score)
                 bar.update(1)
-                bar.set_postfix(fps=f"{len(recent) / sum(recent):.1f}", refresh=False)
+                if recent:
+                    bar.set_postfix(
+                        fps=f"{len(recent) / sum(recent):.1f}", refresh=False
+                    )
         except KeyboardInterrupt:
             bar.write("interrupted: keeping the frames tracked so far")
     return boxes, seconds
@@ -114,6 +119,7 @@ def run(args):
         if args.max_frames is not None and args.max_frames < 1:
             raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
         source = open_frames(video=args.video, frames=args.frames, camera=args.camera)
+        check_outputs(args, source)
     except (FileNotFoundError, OSError, ValueError) as error:
         print(f"loretrack track: {error}", file=sys.stderr)
         return 2
@@ -142,13 +148,45 @@ def run(args):
             print(f"loretrack track: {error}", file=sys.stderr)
             return 1
     if not boxes:
+        if writer is not None:
+            writer.discard()
         print("loretrack track: the source gave no frames", file=sys.stderr)
         return 1
-    if writer is not None:
-        writer.close()
-        print(f"annotated video: {args.output_video}")
-    if args.output_boxes:
-        write_boxes(args.output_boxes, boxes)
-        print(f"boxes: {args.output_boxes}")
-    print(f"tracked {len(boxes)} frames at {len(boxes) / seconds:.1f} fps")
+    try:
+        if writer is not None:
+            writer.close()
+            print(f"annotated video: {args.output_video}")
+        if args.output_boxes:
+            write_boxes(args.output_boxes, boxes)
+            print(f"boxes: {args.output_boxes}")
+    except OSError as error:
+        print(f"loretrack track: {error}", file=sys.stderr)
+        return 1
+    speed = f" at {(len(boxes) - 1) / seconds:.1f} fps" if seconds > 0 else ""
+    print(f"tracked {len(boxes)} frames{speed}")
     return 0
+
+
+def check_outputs(args, source):
+    """Refuses, before any work, outputs that are inputs or cannot be written."""
+    from keras_loretrack.atomic_files import check_writable
+
+    inputs = {os.path.realpath(p) for p in getattr(source, "paths", [])}
+    if args.video:
+        inputs.add(os.path.realpath(args.video))
+    outputs = [
+        (flag, path)
+        for flag, path in (
+            ("--output-video", args.output_video),
+            ("--output-boxes", args.output_boxes),
+        )
+        if path
+    ]
+    if len(outputs) == 2 and (
+        os.path.realpath(outputs[0][1]) == os.path.realpath(outputs[1][1])
+    ):
+        raise ValueError("--output-video and --output-boxes name the same file")
+    for flag, path in outputs:
+        if os.path.realpath(path) in inputs:
+            raise ValueError(f"{flag} {path} is one of the input frames or video")
+        check_writable(path, label=flag)

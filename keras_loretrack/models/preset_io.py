@@ -16,7 +16,7 @@ import shutil
 import keras
 import numpy as np
 
-from keras_loretrack.atomic_files import current_umask
+from keras_loretrack.atomic_files import current_umask, process_alive
 from keras_loretrack.models.loretrack_presets import PRESETS
 from keras_loretrack.models.position_regrid import regrid_position_table
 from keras_loretrack.version import __version__
@@ -353,19 +353,9 @@ def _remove_stale_staging(parent, name):
     for entry in os.listdir(parent):
         if entry.startswith(prefix) or entry.startswith(f".{name}.old-"):
             pid = entry.rsplit("-", 1)[-1]
-            if pid.isdigit() and _process_alive(int(pid)):
+            if pid.isdigit() and process_alive(int(pid)):
                 continue
             shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
-
-
-def _process_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def save_preset(model, preset_dir):

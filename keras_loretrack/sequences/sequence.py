@@ -59,10 +59,27 @@ def read_rgb(path):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Frame file not found: {path}")
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    data = np.fromfile(path, dtype=np.uint8)
+    check_complete_image(data.tobytes(), path)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError(f"Could not decode image file {path}")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+# JPEG ends with the EOI marker, PNG with its IEND chunk; decoders fill a file cut
+# short with grey instead of failing, so a truncated frame is caught here.
+_END_MARKERS = {b"\xff\xd8": b"\xff\xd9", b"\x89P": b"IEND"}
+_END_SEARCH_BYTES = 4096
+
+
+def check_complete_image(data, path):
+    """Raises ValueError if a JPEG or PNG file's bytes stop before its end marker."""
+    end = _END_MARKERS.get(bytes(data[:2]))
+    if end is not None and end not in data[-_END_SEARCH_BYTES:]:
+        raise ValueError(
+            f"Image file {path} is truncated: it has no end marker ({len(data)} bytes)"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,8 +184,19 @@ class Sequence:
 
     @property
     def init_box(self):
-        """The first frame's ground-truth box (x, y, w, h)."""
-        return self.ground_truth[0].copy()
+        """The first frame's ground-truth box (x, y, w, h).
+
+        Raises:
+            ValueError: the first row is not a box (NaN, or w / h <= 0): one-pass
+                evaluation starts from frame 0, as pytracking does.
+        """
+        box = self.ground_truth[0].copy()
+        if not (np.isfinite(box).all() and box[2] > 0 and box[3] > 0):
+            raise ValueError(
+                f"Sequence {self.name!r} has no initial box: its first ground-truth "
+                f"row is {box.tolist()}"
+            )
+        return box
 
     def valid_mask(self):
         """Frames that count in the metrics: gt w > 0, h > 0 and target visible."""

@@ -95,7 +95,8 @@ def clip_box(box, height, width, margin=CLIP_MARGIN):
     OSTrack's rule: the left/top edge is clamped to [0, W - margin], the
     right/bottom edge to [margin, W], and w, h to at least `margin`. A box that
     leaves the image therefore stays a `margin`-sized box at the border, and a
-    box that shrinks to nothing grows back to `margin` px.
+    box that shrinks to nothing grows back to `margin` px. In a frame smaller
+    than `margin` the margin is the frame's side, so the box stays inside.
 
     Args:
         box: float array (4,). x, y, w, h in pixels.
@@ -106,6 +107,7 @@ def clip_box(box, height, width, margin=CLIP_MARGIN):
     Returns:
         float64 array (4,) x, y, w, h.
     """
+    margin = min(margin, width, height)
     x1, y1, w, h = (float(v) for v in box)
     x2, y2 = x1 + w, y1 + h
     x1 = min(max(0.0, x1), width - margin)

@@ -62,12 +62,17 @@ def as_rgb_frame(frame):
     return np.ascontiguousarray(frame)
 
 
+# An initial box larger than this many frame sides is a mistake, not a target.
+MAX_BOX_TO_FRAME = 2
+
+
 def check_init_box(box, height, width):
     """Checks an initial x, y, w, h box against a frame; returns it as float64.
 
     Raises:
-        ValueError: not 4 finite numbers, w or h <= 0, or no overlap with the
-            frame.
+        ValueError: not 4 finite numbers, w or h <= 0, no overlap with the
+            frame, or wider or taller than `MAX_BOX_TO_FRAME` times the frame
+            (its crops would grow with the box: 5x its side, unbounded).
     """
     try:
         values = np.asarray(box, dtype=np.float64)
@@ -85,6 +90,12 @@ def check_init_box(box, height, width):
     if x >= width or y >= height or x + w <= 0 or y + h <= 0:
         raise ValueError(
             f"Box {values.tolist()} lies entirely outside the {width}x{height} frame"
+        )
+    if w > MAX_BOX_TO_FRAME * width or h > MAX_BOX_TO_FRAME * height:
+        raise ValueError(
+            f"Box {values.tolist()} is {w:g}x{h:g}, more than {MAX_BOX_TO_FRAME}x "
+            f"the {width}x{height} frame: the box should enclose the target in "
+            "the first frame"
         )
     return values
 

@@ -9,6 +9,7 @@ import os
 import cv2
 import numpy as np
 
+from keras_loretrack.atomic_files import process_alive
 from keras_loretrack.sequences.sequence import image_files, read_rgb
 
 BOX_COLOR = (0, 255, 0)
@@ -16,6 +17,10 @@ BOX_COLOR = (0, 255, 0)
 
 class FolderFrames:
     """The image files of a folder, in natural order.
+
+    Every frame must have the first frame's size: a frame of another size stops
+    the iteration with an error naming it (a tracker's boxes mean nothing across
+    a change of resolution). Truncated or undecodable files stop it too.
 
     Args:
         folder: str. A folder of image files (see `sequences.image_files`).
@@ -31,8 +36,18 @@ class FolderFrames:
         return self.num_frames
 
     def __iter__(self):
+        size = None
         for path in self.paths:
-            yield read_rgb(path)
+            frame = read_rgb(path)
+            if size is None:
+                size = frame.shape[:2]
+            elif frame.shape[:2] != size:
+                raise ValueError(
+                    f"Frame {path} is {frame.shape[1]}x{frame.shape[0]}, the frames "
+                    f"before it {size[1]}x{size[0]}: the frames of one folder must "
+                    "have one size"
+                )
+            yield frame
 
     def close(self):
         """Nothing to release; present for symmetry with `CaptureFrames`."""
@@ -46,6 +61,9 @@ class FolderFrames:
 
 class CaptureFrames:
     """Frames from a video file or a camera, read with `cv2.VideoCapture`.
+
+    A video file that ends before the frame count its header gives (truncated,
+    or a frame that does not decode) raises an error naming the frame.
 
     Args:
         source: str (video file) or int (camera index).
@@ -75,10 +93,17 @@ class CaptureFrames:
         self.num_frames = count if isinstance(source, str) and count > 0 else None
 
     def __iter__(self):
+        index = 0
         while self._capture is not None:
             ok, bgr = self._capture.read()
             if not ok:
+                if self.num_frames is not None and index < self.num_frames:
+                    raise ValueError(
+                        f"Could not read frame {index} of {self.description}, which "
+                        f"says it has {self.num_frames} frames (truncated or corrupt)"
+                    )
                 return
+            index += 1
             yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
     def close(self):
@@ -120,6 +145,29 @@ def open_frames(video=None, frames=None, camera=None):
     return CaptureFrames(video if video is not None else camera)
 
 
+def count_video_frames(path):
+    """Frames OpenCV can decode from a video file (0 if it does not open)."""
+    capture = cv2.VideoCapture(path)
+    count = 0
+    try:
+        while capture.isOpened() and capture.grab():
+            count += 1
+    finally:
+        capture.release()
+    return count
+
+
+def remove_stale_partials(prefix):
+    """Removes `<prefix><pid>...` files whose writing process is gone."""
+    folder, start = os.path.split(prefix)
+    for entry in os.listdir(folder):
+        if not entry.startswith(start):
+            continue
+        pid = entry[len(start) :].split(".")[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            os.remove(os.path.join(folder, entry))
+
+
 def draw_box(frame, box, score=None, color=BOX_COLOR, thickness=2):
     """Returns an RGB copy of `frame` with `box` and its score drawn on it.
 
@@ -153,9 +201,13 @@ def draw_box(frame, box, score=None, color=BOX_COLOR, thickness=2):
 class AnnotatedVideoWriter:
     """Writes frames with their tracked box and score to an mp4 (mp4v) video.
 
-    The video is written to a temporary file next to `path` and renamed into
-    place by `close()`; leaving a `with` block through an exception deletes it
-    instead. The frame size is taken from the first frame.
+    The video is written to `.<name>.partial-<pid>.mp4` next to `path`; `close()`
+    reopens it, checks that it holds every frame written (OpenCV only warns when
+    a write fails, e.g. on a full disk) and renames it into place, so an existing
+    `path` is replaced only by a complete video. Leaving a `with` block through an
+    exception deletes it instead, and partial files of killed runs (their process
+    gone) are removed when the next writer of the same `path` starts. The frame
+    size is taken from the first frame.
 
     Args:
         path: str. The output video file (`.mp4` recommended).
@@ -167,12 +219,14 @@ class AnnotatedVideoWriter:
         path = os.fspath(path)
         if not (fps and np.isfinite(fps) and fps > 0):
             raise ValueError(f"Video fps must be a positive number, got {fps!r}")
-        root, extension = os.path.splitext(path)
+        extension = os.path.splitext(path)[1]
         self.path = path
         self.fps = float(fps)
         self.color = color
         self.num_frames = 0
-        self._tmp_path = f"{root}.tmp-{os.getpid()}{extension or '.mp4'}"
+        folder, name = os.path.split(os.path.abspath(path))
+        self._partial_prefix = os.path.join(folder, f".{name}.partial-")
+        self._tmp_path = f"{self._partial_prefix}{os.getpid()}{extension or '.mp4'}"
         self._writer = None
         self._size = None
 
@@ -181,6 +235,7 @@ class AnnotatedVideoWriter:
         height, width = frame.shape[:2]
         if self._writer is None:
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            remove_stale_partials(self._partial_prefix)
             writer = cv2.VideoWriter(
                 self._tmp_path,
                 cv2.VideoWriter_fourcc(*"mp4v"),
@@ -203,10 +258,23 @@ class AnnotatedVideoWriter:
         self.num_frames += 1
 
     def close(self):
-        """Finishes the video and moves it to `path` (nothing if no frame came)."""
+        """Finishes the video and moves it to `path` (nothing if no frame came).
+
+        Raises:
+            OSError: the file does not hold every frame written; `path` is left
+                as it was.
+        """
         if self._writer is not None:
             self._writer.release()
             self._writer = None
+            written = count_video_frames(self._tmp_path)
+            if written != self.num_frames:
+                os.remove(self._tmp_path)
+                raise OSError(
+                    f"Could not write {self.path}: {self.num_frames} frames were "
+                    f"written, the file holds {written} (disk full?); "
+                    "any existing file was left as it was"
+                )
             os.replace(self._tmp_path, self.path)
 
     def discard(self):
