@@ -14,9 +14,10 @@ Run a tracker once over every sequence of a benchmark (initialised with the firs
 ground-truth box) and write the standard result files: pytracking layout
 <results>/<tracker>/<dataset>_<split>/<seq>.txt (<dataset>/ for datasets without
 splits) with <seq>_time.txt and <seq>_score.txt, or the GOT-10k submission layout
-<seq>/<seq>_001.txt with <seq>_time.txt. Sequences whose result exists are skipped,
-so a killed run resumes; --shard i/n lets n machines split a benchmark (every n-th
-of the name-sorted sequences, from the i-th, 0-based).
+<seq>/<seq>_001.txt with <seq>_time.txt. Sequences with a complete result (a box
+per frame) are skipped, so a killed run resumes; results with fewer boxes (from
+--max-frames) are tracked again. --shard i/n lets n machines split a benchmark
+(every n-th of the name-sorted sequences, from the i-th, 0-based).
 """
 
 
@@ -104,6 +105,12 @@ def run(args):
     speed = ""
     if summary["seconds"] > 0:
         speed = f" at {summary['frames'] / summary['seconds']:.1f} fps"
+    if summary["incomplete"]:
+        print(
+            f"tracked again {len(summary['incomplete'])} results that held fewer "
+            f"boxes than frames (e.g. from --max-frames): "
+            f"{', '.join(summary['incomplete'][:5])}"
+        )
     print(
         f"tracked {len(summary['tracked'])} sequences ({summary['frames']} frames"
         f"{speed}), skipped {len(summary['skipped'])} already done; "

@@ -75,9 +75,25 @@ def result_paths(directory, sequence_name, layout="pytracking"):
     raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
 
 
-def has_result(directory, sequence_name, layout="pytracking"):
-    """Whether the sequence's boxes file exists (the run finished it)."""
-    return os.path.isfile(result_paths(directory, sequence_name, layout).boxes)
+def has_result(directory, sequence_name, layout="pytracking", num_frames=None):
+    """Whether the sequence has a finished result.
+
+    With `num_frames`, the boxes file must also hold at least that many rows:
+    a result cut short (a `--max-frames` run, a file truncated by hand) is not
+    taken for a complete one, where pytracking only checks that the file exists.
+    """
+    path = result_paths(directory, sequence_name, layout).boxes
+    if not os.path.isfile(path):
+        return False
+    if num_frames is None:
+        return True
+    return result_rows(path) >= num_frames
+
+
+def result_rows(path):
+    """Non-empty lines of a boxes file."""
+    with open(path, "rb") as f:
+        return sum(1 for line in f if line.strip())
 
 
 def _write_column(path, values, fmt):

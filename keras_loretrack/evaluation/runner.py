@@ -175,7 +175,9 @@ def run_evaluation(
 
     Returns:
         dict with "directory", "tracked" and "skipped" (sequence names),
-        "frames" (frames tracked) and "seconds" (time in the tracker).
+        "incomplete" (names whose earlier result had fewer rows than frames and
+        was tracked again), "frames" (frames tracked) and "seconds" (time in the
+        tracker).
     """
     if int(workers) < 1:
         raise ValueError(f"workers must be >= 1, got {workers!r}")
@@ -186,7 +188,15 @@ def run_evaluation(
     summary = {
         "directory": directory,
         "tracked": [],
-        "skipped": [s.name for s in selected if has_result(directory, s.name, layout)],
+        "skipped": [
+            s.name for s in selected if has_result(directory, s.name, layout, len(s))
+        ],
+        "incomplete": [
+            s.name
+            for s in selected
+            if has_result(directory, s.name, layout)
+            and not has_result(directory, s.name, layout, len(s))
+        ],
         "frames": 0,
         "seconds": 0.0,
     }
