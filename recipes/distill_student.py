@@ -75,15 +75,36 @@ parser.add_argument(
 parser.add_argument("--student", default="res128", help="student preset")
 group = parser.add_argument_group("distillation")
 group.add_argument("--qkv-blocks", type=int, nargs="*", default=list(paper.QKV_BLOCKS))
-group.add_argument("--qkv-weight", type=float, default=paper.QKV_WEIGHT)
-group.add_argument("--disc-weight", type=float, default=paper.DISC_WEIGHT)
-group.add_argument("--temperature", type=float, default=paper.KD_TEMPERATURE)
-group.add_argument("--disc-threshold", type=float, default=paper.DISC_THRESHOLD)
+group.add_argument(
+    "--qkv-weight",
+    type=float,
+    default=paper.QKV_WEIGHT,
+    help="weight of QKV-KD, the last block's query/key/value imitation",
+)
+group.add_argument(
+    "--disc-weight",
+    type=float,
+    default=paper.DISC_WEIGHT,
+    help="weight of Disc-KD, the final search features' imitation",
+)
+group.add_argument(
+    "--temperature",
+    type=float,
+    default=paper.KD_TEMPERATURE,
+    help="softmax temperature T of QKV-KD",
+)
+group.add_argument(
+    "--disc-threshold",
+    type=float,
+    default=paper.DISC_THRESHOLD,
+    help="Disc-KD mask threshold on the teacher's normalised feature activation",
+)
 group.add_argument(
     "--disc-inside-weight",
     type=float,
     default=paper.DISC_INSIDE_WEIGHT,
-    help="Disc-KD split; the outside term gets 1 minus this (0.75 for GOT-10k)",
+    help="weight of the discriminative (inside-mask) Disc-KD term; the background "
+    "term gets 1 minus this (the paper uses 0.75 for GOT-10k)",
 )
 add_training_arguments(parser)
 args = parser.parse_args()

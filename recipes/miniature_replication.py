@@ -59,7 +59,6 @@ import os  # noqa: E402
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import argparse  # noqa: E402
 import shlex  # noqa: E402
 import sys  # noqa: E402
 
@@ -90,25 +89,39 @@ from keras_loretrack.training.miniature.runs import (  # noqa: E402
     train_student,
     train_teacher,
 )
+from keras_loretrack.training.recipe_flags import make_parser  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGES = "data,teacher,students,finetune,evaluate,report"
 
-parser = argparse.ArgumentParser(
-    description="Miniature LoReTrack replication on procedural videos.",
-    formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+parser = make_parser("Miniature LoReTrack replication on procedural videos.")
+parser.add_argument(
+    "--budget",
+    choices=sorted(BUDGETS),
+    default="full",
+    help="training pairs, steps and seeds (`full`: the committed table; the "
+    "others are quick checks)",
 )
-parser.add_argument("--budget", choices=sorted(BUDGETS), default="full")
-parser.add_argument("--output", default=os.path.join(REPO, "runs", "miniature"))
+parser.add_argument(
+    "--output",
+    default=os.path.join(REPO, "runs", "miniature"),
+    help="folder for the data, runs and presets (resumable)",
+)
 parser.add_argument(
     "--report",
     default=None,
     help="Markdown table (default benchmarks/results/miniature_replication.md "
     "for --budget full, <output>/miniature_replication.md otherwise)",
 )
-parser.add_argument("--teacher-preset", default="mini_teacher")
-parser.add_argument("--student-preset", default="mini_student")
-parser.add_argument("--learning-rate", type=float, default=1e-3)
+parser.add_argument(
+    "--teacher-preset", default="mini_teacher", help="architecture of the teacher"
+)
+parser.add_argument(
+    "--student-preset", default="mini_student", help="architecture of the students"
+)
+parser.add_argument(
+    "--learning-rate", type=float, default=1e-3, help="AdamW learning rate"
+)
 parser.add_argument(
     "--sequences",
     default=os.environ.get("LORETRACK_SEQUENCES"),

@@ -239,7 +239,9 @@ def _check_weights_fit(model, path):
     Keras skips saved weights the model has no place for; a config that says
     fewer blocks than the weights hold would then load silently.
     """
-    names = _saved_weight_names(path)
+    # A compiled model's file also holds its optimizer's state, which a preset
+    # load ignores.
+    names = [n for n in _saved_weight_names(path) if not n.startswith("optimizer/")]
     if len(names) == len(model.weights):
         return
     saved_blocks = len(

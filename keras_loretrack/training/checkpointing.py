@@ -3,11 +3,15 @@
 After epoch e (1-based count of finished epochs) `EpochCheckpoint` writes
 `epoch-{e:04d}.weights.h5` (the model's weights and its optimizer's state:
 step counter, moments, loss scale) through a temporary file renamed into place,
-then `checkpoint.json` naming it, the same way; the JSON also holds the random
-generators' states (drop-path), which Keras' weight files leave out. A run
-killed at any moment thus leaves either the previous or the new checkpoint,
-never a torn one, and `restore_checkpoint` continues from the last finished
-epoch. The learning-rate schedule counts optimizer steps, so it resumes too;
+then `epoch-{e:04d}.json` and `checkpoint.json` (naming the newest), the same
+way; the JSON also holds the random generators' states (drop-path), which Keras'
+weight files leave out. A run killed at any moment thus leaves either the
+previous or the new checkpoint, never a torn one, and `restore_checkpoint`
+continues from the last finished epoch; if that file was damaged afterwards
+(disk error, a copy cut short), it falls back to the newest intact epoch and
+says so. By default the last 2 epochs are kept, plus the one with the lowest
+`val_loss`: a ViT-B checkpoint with its AdamW moments is about 1.1 GB.
+The learning-rate schedule counts optimizer steps, so it resumes too;
 the data pipeline resumes from `initial_epoch`
 (`make_training_dataset(initial_epoch=...)`).
 """
@@ -15,6 +19,7 @@ the data pipeline resumes from `initial_epoch`
 import glob
 import json
 import os
+import sys
 import warnings
 
 import keras
@@ -22,6 +27,8 @@ import numpy as np
 
 STATE_FILE = "checkpoint.json"
 WEIGHTS_PATTERN = "epoch-{epoch:04d}.weights.h5"
+EPOCH_STATE_PATTERN = "epoch-{epoch:04d}.json"
+DEFAULT_KEEP = 2
 TEMP_PREFIX = ".tmp-"
 
 
@@ -67,6 +74,42 @@ def latest_checkpoint(directory):
     }
 
 
+def epoch_checkpoints(directory):
+    """Every epoch checkpoint with its state file, newest first (same dicts)."""
+    states = []
+    for path in glob.glob(os.path.join(os.fspath(directory), "epoch-*.json")):
+        try:
+            with open(path, encoding="utf-8") as f:
+                state = json.load(f)
+        except (OSError, json.JSONDecodeError):
+            continue
+        weights = os.path.join(os.fspath(directory), state.get("weights", ""))
+        if os.path.isfile(weights):
+            states.append(
+                {
+                    "epoch": int(state["epoch"]),
+                    "weights": weights,
+                    "logs": state.get("logs", {}),
+                    "generator_states": state.get("generator_states", []),
+                }
+            )
+    return sorted(states, key=lambda state: -state["epoch"])
+
+
+def _is_damaged(path):
+    """Whether an HDF5 weights file cannot be read to its end."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(
+                lambda _, item: item[()] if isinstance(item, h5py.Dataset) else None
+            )
+    except (OSError, RuntimeError, KeyError, ValueError):
+        return True
+    return False
+
+
 def restore_checkpoint(model, directory):
     """Loads the last checkpoint of `directory` into a compiled `model`.
 
@@ -81,18 +124,48 @@ def restore_checkpoint(model, directory):
         int. The epoch to continue from (`fit(initial_epoch=...)`); 0 when
         there is no checkpoint.
     """
-    state = latest_checkpoint(directory)
-    if state is None:
+    try:
+        newest = latest_checkpoint(directory)
+    except (OSError, json.JSONDecodeError, KeyError):
+        newest = None
+    # The pointer file's state stands for its epoch (it is the one written
+    # last, and the only one in runs written before per-epoch state files).
+    candidates = epoch_checkpoints(directory)
+    if newest is not None:
+        candidates = [newest] + [c for c in candidates if c["epoch"] != newest["epoch"]]
+    if not candidates:
+        if os.path.isfile(os.path.join(os.fspath(directory), STATE_FILE)):
+            raise ValueError(f"No intact checkpoint left in {directory}")
         return 0
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
+    for state in candidates:
+        if not _is_damaged(state["weights"]):
+            break
+        print(
+            f"Checkpoint {state['weights']} is damaged (unreadable); trying the "
+            "previous epoch",
+            file=sys.stderr,
+        )
+    else:
+        raise ValueError(f"Every checkpoint in {directory} is damaged")
+    if state is not candidates[0]:
+        print(f"Resuming from epoch {state['epoch']}", file=sys.stderr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model.load_weights(state["weights"])
+        try:
+            model.load_weights(state["weights"])
+        except ValueError as error:
+            raise ValueError(
+                f"Checkpoint {state['weights']} does not fit this model; resume "
+                "with the preset and options the run was started with "
+                f"({str(error).splitlines()[0]})"
+            ) from None
     skipped = [str(w.message) for w in caught if "Skipping" in str(w.message)]
     if skipped:
         raise ValueError(
-            f"Checkpoint {state['weights']} does not fit the model: {skipped[0]}"
+            f"Checkpoint {state['weights']} does not fit this model; resume with "
+            f"the preset and options the run was started with ({skipped[0]})"
         )
     variables = _generator_states(model)
     saved = state["generator_states"]
@@ -119,12 +192,13 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     Args:
         directory: str. Where checkpoints go (created if missing).
-        keep: int or None. How many epoch files to keep (None: all).
+        keep: int or None. How many of the latest epochs to keep, besides the
+            one with the lowest `val_loss` (None: all).
         write: bool. Whether this process writes (False on non-chief workers of a
             multi-worker run).
     """
 
-    def __init__(self, directory, keep=None, write=True):
+    def __init__(self, directory, keep=DEFAULT_KEEP, write=True):
         super().__init__()
         if keep is not None and keep < 1:
             raise ValueError(f"keep must be None or >= 1, got {keep!r}")
@@ -140,24 +214,39 @@ class EpochCheckpoint(keras.callbacks.Callback):
         temporary = os.path.join(self.directory, TEMP_PREFIX + name)
         self.model.save_weights(temporary)
         os.replace(temporary, os.path.join(self.directory, name))
+        state = {
+            "epoch": epoch + 1,
+            "weights": name,
+            "logs": {k: float(v) for k, v in (logs or {}).items()},
+            "generator_states": [
+                {
+                    "path": v.path,
+                    "value": keras.ops.convert_to_numpy(v.value).tolist(),
+                }
+                for v in _generator_states(self.model)
+            ],
+        }
         _write_json_atomically(
-            os.path.join(self.directory, STATE_FILE),
-            {
-                "epoch": epoch + 1,
-                "weights": name,
-                "logs": {k: float(v) for k, v in (logs or {}).items()},
-                "generator_states": [
-                    {
-                        "path": v.path,
-                        "value": keras.ops.convert_to_numpy(v.value).tolist(),
-                    }
-                    for v in _generator_states(self.model)
-                ],
-            },
+            os.path.join(self.directory, EPOCH_STATE_PATTERN.format(epoch=epoch + 1)),
+            state,
         )
+        _write_json_atomically(os.path.join(self.directory, STATE_FILE), state)
         if self.keep is not None:
-            files = sorted(
-                glob.glob(os.path.join(self.directory, "epoch-*.weights.h5"))
-            )
-            for old in files[: -self.keep]:
-                os.remove(old)
+            self._prune()
+
+    def _prune(self):
+        """Deletes epochs beyond the last `keep`, sparing the best `val_loss`."""
+        states = epoch_checkpoints(self.directory)
+        kept = {s["epoch"] for s in states[: self.keep]}
+        scored = [s for s in states if "val_loss" in s["logs"]]
+        if scored:
+            kept.add(min(scored, key=lambda s: s["logs"]["val_loss"])["epoch"])
+        for state in states:
+            if state["epoch"] not in kept:
+                os.remove(state["weights"])
+                os.remove(
+                    os.path.join(
+                        self.directory,
+                        EPOCH_STATE_PATTERN.format(epoch=state["epoch"]),
+                    )
+                )

@@ -4,6 +4,7 @@ import dataclasses
 
 from keras_loretrack.data.pipeline import steps_per_epoch
 from keras_loretrack.losses import paper_defaults as paper
+from keras_loretrack.training.checkpointing import DEFAULT_KEEP
 from keras_loretrack.training.optimizers import scaled_learning_rate
 
 DEFAULT_DATA = ("procedural=200",)
@@ -37,7 +38,8 @@ class TrainingConfig:
         drop_path: float or None. Stochastic depth (None: the preset's).
         seed: int. Data and initialisation seed.
         resume: bool. Continue from the run folder's last checkpoint.
-        keep_checkpoints: int or None. Epoch checkpoints kept (None: all).
+        keep_checkpoints: int or None. Latest epoch checkpoints kept besides
+            the best by `val_loss` (None: all).
         jit_compile: bool. Compile with XLA.
         mixed_precision: bool. float16 (bfloat16 on TPU) compute.
         strategy: str. `default`, `mirrored`, `multiworker` or `tpu`.
@@ -66,7 +68,7 @@ class TrainingConfig:
     drop_path: float | None = None
     seed: int = 0
     resume: bool = False
-    keep_checkpoints: int | None = None
+    keep_checkpoints: int | None = DEFAULT_KEEP
     jit_compile: bool = False
     mixed_precision: bool = False
     strategy: str = "default"

@@ -17,15 +17,43 @@ import argparse
 import dataclasses
 
 from keras_loretrack.losses import paper_defaults as paper
+from keras_loretrack.training.checkpointing import DEFAULT_KEEP
 from keras_loretrack.training.config import DEFAULT_DATA, TrainingConfig
 from keras_loretrack.training.strategy import STRATEGIES
 
 
+def non_negative_int(text):
+    """An argparse type: an integer >= 0 (argparse reports anything else)."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+class DefaultsOnceFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends `(default: X)` only where the help says nothing of a default and
+    there is a value to show (not for required flags or `None`)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (
+            "default" in text.lower()
+            or action.required
+            or action.default
+            in (
+                None,
+                False,
+                argparse.SUPPRESS,
+            )
+        ):
+            return text
+        return super()._get_help_string(action)
+
+
 def make_parser(description):
-    """An `ArgumentParser` showing defaults, with the recipe's description."""
+    """An `ArgumentParser` showing each default once, with the recipe's description."""
     return argparse.ArgumentParser(
-        description=description,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description=description, formatter_class=DefaultsOnceFormatter
     )
 
 
@@ -117,7 +145,12 @@ def add_training_arguments(
         "--resume", action="store_true", help="continue from the last checkpoint"
     )
     group.add_argument(
-        "--keep-checkpoints", type=int, default=None, help="epoch files kept"
+        "--keep-checkpoints",
+        type=non_negative_int,
+        default=DEFAULT_KEEP,
+        help=f"latest epoch checkpoints kept, besides the one with the lowest "
+        f"val_loss (default {DEFAULT_KEEP}; 0 keeps every epoch, about 1.1 GB each "
+        "at ViT-B size)",
     )
     group.add_argument("--jit-compile", action="store_true", help="XLA")
     group.add_argument(
@@ -163,6 +196,7 @@ def training_config(args, default_data=DEFAULT_DATA):
     values["data"] = args.data or tuple(default_data)
     values["val_data"] = args.val_data or ()
     values["clipnorm"] = args.clipnorm or None
+    values["keep_checkpoints"] = args.keep_checkpoints or None
     if args.eval_sequences is None:
         del values["eval_sequences"]
     return TrainingConfig(**values)

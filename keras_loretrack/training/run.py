@@ -8,6 +8,7 @@ A run writes into one output folder: `checkpoints/` (per-epoch, atomic, see
 import os
 
 from keras_loretrack.training.checkpointing import (
+    DEFAULT_KEEP,
     EpochCheckpoint,
     latest_checkpoint,
     restore_checkpoint,
@@ -37,13 +38,14 @@ def prepare_output(output, resume):
     return paths
 
 
-def training_callbacks(paths, strategy, keep=None, log_every=100):
+def training_callbacks(paths, strategy, keep=DEFAULT_KEEP, log_every=100):
     """Per-epoch checkpoints and TensorBoard scalar logs (chief only).
 
     Args:
         paths: dict from `prepare_output`.
         strategy: `tf.distribute.Strategy`. Non-chief workers write nothing.
-        keep: int or None. Epoch checkpoints kept.
+        keep: int or None. Latest epoch checkpoints kept besides the best by
+            `val_loss` (None: all).
         log_every: int or None. Also log training metrics every this many
             steps.
     """

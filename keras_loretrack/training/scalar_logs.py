@@ -73,7 +73,9 @@ class ScalarLogs(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if not self.write or self.update_freq is None or not logs:
             return
-        step = int(self.model.optimizer.iterations)
+        # Under a distribution strategy `iterations` is a distributed variable,
+        # which `int()` does not take; its numpy value is the same on every replica.
+        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
         if step % self.update_freq == 0:
             self._log("train", "batch", logs, step)
 
