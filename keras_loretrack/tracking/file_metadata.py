@@ -10,6 +10,7 @@ flatbuffer's `metadata` list (its bytes in a buffer of the model), ONNX as a
 
 import dataclasses
 import json
+import struct
 
 from keras_loretrack.data.crops import IMAGENET_MEAN, IMAGENET_STD, CropGeometry
 from keras_loretrack.optional import require
@@ -150,6 +151,10 @@ def missing_metadata_error(path):
     )
 
 
+# Bytes 4-8 of every TFLite flatbuffer.
+TFLITE_IDENTIFIER = b"TFL3"
+
+
 def read_tflite_metadata(tflite_bytes, source="TFLite model"):
     """The record stored by `write_tflite_metadata`.
 
@@ -159,19 +164,35 @@ def read_tflite_metadata(tflite_bytes, source="TFLite model"):
         source: str. Named in errors.
 
     Raises:
-        ValueError: the model has no record, or a malformed one.
+        ValueError: not a TFLite flatbuffer, or no record, or a malformed one.
     """
     schema = require(
         "ai_edge_litert.schema_py_generated", "export", "Reading a .tflite file"
     )
 
-    model = schema.Model.GetRootAs(tflite_bytes, 0)
-    for i in range(model.MetadataLength()):
-        entry = model.Metadata(i)
-        if decode_name(entry.Name()) == METADATA_KEY:
-            data = model.Buffers(entry.Buffer()).DataAsNumpy()
-            return ExportMetadata.from_json(bytes(data).decode("utf-8"), source)
-    raise missing_metadata_error(source)
+    if len(tflite_bytes) < 8 or bytes(tflite_bytes[4:8]) != TFLITE_IDENTIFIER:
+        raise ValueError(
+            f"{source} is not a TFLite model (no {TFLITE_IDENTIFIER.decode()} "
+            f"identifier; {len(tflite_bytes)} bytes)"
+        )
+    try:
+        model = schema.Model.GetRootAs(tflite_bytes, 0)
+        for i in range(model.MetadataLength()):
+            entry = model.Metadata(i)
+            if decode_name(entry.Name()) == METADATA_KEY:
+                data = bytes(model.Buffers(entry.Buffer()).DataAsNumpy())
+                break
+        else:
+            raise missing_metadata_error(source)
+    except (struct.error, IndexError, TypeError, AttributeError) as error:
+        raise ValueError(
+            f"{source} is not a valid TFLite model (truncated or corrupt): {error}"
+        ) from None
+    try:
+        record = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{source}: its keras_loretrack record is not text") from None
+    return ExportMetadata.from_json(record, source)
 
 
 def decode_name(name):

@@ -8,6 +8,7 @@ XNNPACK delegate with `num_threads` threads.
 """
 
 import mmap
+import os
 
 import numpy as np
 
@@ -37,6 +38,8 @@ class LiteRTEngine(FileEngine):
         litert = require("ai_edge_litert.interpreter", "export", "A .tflite model")
 
         path, num_threads = self._open(path, num_threads, "TFLite")
+        if os.path.getsize(path) == 0:
+            raise ValueError(f"{path} is empty, not a TFLite model")
         with (
             open(path, "rb") as f,
             mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m,

@@ -66,9 +66,13 @@ class OnnxEngine(FileEngine):
         options.add_session_config_entry(
             "session.intra_op.allow_spinning", "1" if spin else "0"
         )
-        self._session = onnxruntime.InferenceSession(
-            path, options, providers=["CPUExecutionProvider"]
-        )
+        try:
+            self._session = onnxruntime.InferenceSession(
+                path, options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # onnxruntime's own classes, e.g. InvalidProtobuf
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise ValueError(f"{path} is not a valid ONNX model: {reason}") from None
         record = self._session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
         if record is None:
             raise missing_metadata_error(path)
