@@ -99,6 +99,35 @@ _SAFE_BUILTINS = (
     "bool",
     "range",
 )
+# The most items an allowed call may create from a number in the pickle (`range`,
+# `bytes(n)`): a checkpoint's own data arrives as bytes in the file, so this bounds
+# only what a crafted file could allocate from a few bytes.
+MAX_CONSTRUCTED_ITEMS = 1 << 20
+
+
+def _bounded_range(*args):
+    numbers = range(*args)
+    if len(numbers) > MAX_CONSTRUCTED_ITEMS:
+        raise CheckpointError(
+            f"it asks for range{args} ({len(numbers)} items, more than "
+            f"{MAX_CONSTRUCTED_ITEMS}): refusing what a crafted file would allocate"
+        )
+    return numbers
+
+
+def _bounded_sized(kind):
+    def construct(*args):
+        if args and isinstance(args[0], int) and args[0] > MAX_CONSTRUCTED_ITEMS:
+            raise CheckpointError(
+                f"it asks for {kind.__name__}({args[0]}), more than "
+                f"{MAX_CONSTRUCTED_ITEMS} bytes: refusing what a crafted file would "
+                "allocate"
+            )
+        return kind(*args)
+
+    return construct
+
+
 # Plain-data classes of the standard library that training scripts pickle; they are
 # read as stand-ins rather than refused.
 _INERT_STDLIB_GLOBALS = {
@@ -316,6 +345,10 @@ class _CheckpointUnpickler(pickle.Unpickler):
         table[("collections", "defaultdict")] = self._plain_dict
         for name in _SAFE_BUILTINS:
             table[("builtins", name)] = getattr(builtins, name)
+        # The only allowed calls that turn a few pickle bytes into a large object.
+        table[("builtins", "range")] = _bounded_range
+        table[("builtins", "bytes")] = _bounded_sized(bytes)
+        table[("builtins", "bytearray")] = _bounded_sized(bytearray)
         table[("copyreg", "_reconstructor")] = self._reconstructor
         table[("_codecs", "encode")] = self._encode
         for module in ("numpy.core", "numpy._core"):
@@ -637,8 +670,10 @@ def load_torch_checkpoint(path):
                 f"{path}: not a PyTorch checkpoint: neither a ZIP archive (torch >= "
                 f"1.6) nor a legacy pickle stream; it starts with {head[:8]!r}"
             )
-    except CheckpointError:
-        raise
+    except CheckpointError as error:
+        if str(error).startswith(path):
+            raise
+        raise CheckpointError(f"{path}: {error}") from None
     except zipfile.BadZipFile as error:
         raise CheckpointError(
             f"{path}: a damaged or truncated ZIP checkpoint ({error})"
