@@ -55,7 +55,12 @@ def add_parser(subparsers):
         action="store_true",
         help="score the sequences every tracker has instead of failing",
     )
-    parser.add_argument("--no-plots", dest="plots", action="store_false")
+    parser.add_argument(
+        "--no-plots",
+        dest="plots",
+        action="store_false",
+        help="write the JSON report and table only (plots need the plots extra)",
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -65,9 +70,11 @@ def run(args):
     from keras_loretrack.evaluation.analysis import (
         compute_report,
         format_table,
+        plot_curves,
         write_report,
     )
     from keras_loretrack.evaluation.metrics import MetricRules
+    from keras_loretrack.optional import MissingExtraError
     from keras_loretrack.sequences import get_dataset, limit_frames
 
     try:
@@ -95,12 +102,16 @@ def run(args):
         output = args.output or os.path.join(
             args.results, f"_analysis_{dataset.result_name}"
         )
-        paths = write_report(report, output, plots=args.plots)
+        paths = write_report(report, output, plots=False)
     except (FileNotFoundError, OSError, ValueError) as error:
         print(f"loretrack analyze: {error}", file=sys.stderr)
         return 1
     print(format_table(report))
     print(f"\nreport: {paths['json']}")
-    for path in paths["plots"]:
-        print(f"plot: {path}")
+    if args.plots:
+        try:
+            for path in plot_curves(report, output):
+                print(f"plot: {path}")
+        except MissingExtraError as error:
+            print(f"loretrack analyze: no plots: {error}", file=sys.stderr)
     return 0

@@ -33,10 +33,13 @@ def add_parser(subparsers):
         description=DESCRIPTION,
     )
     add_model_arguments(parser, files=False, jit_compile=False)
-    parser.add_argument("--format", required=True, help="tflite or onnx")
+    parser.add_argument(
+        "--format", required=True, choices=("tflite", "onnx"), help="file format"
+    )
     parser.add_argument(
         "--quantize",
         default="none",
+        choices=("none", "fp16", "dynamic", "int8", "int8-mixed"),
         help="tflite: none, fp16, dynamic, int8, int8-mixed; onnx: none, dynamic, "
         "int8 (default none)",
     )

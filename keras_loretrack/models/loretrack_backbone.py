@@ -214,6 +214,19 @@ class LoReTrackBackbone(keras.Model):
             ]
         return keras.Model(self.input, outputs, name=f"{self.name}_features")
 
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **overrides):
+        """The backbone of a preset (name or folder), as KerasHub backbones load.
+
+        Args:
+            preset: str. A built-in preset name or a preset directory.
+            load_weights: bool. Load the preset's weights.
+            **overrides: backbone arguments to change (e.g. `search_size`).
+        """
+        from keras_loretrack.models.loretrack import LoReTrack
+
+        return LoReTrack.from_preset(preset, load_weights, **overrides).backbone
+
     def get_config(self):
         return {
             "name": self.name,

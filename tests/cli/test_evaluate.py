@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -91,6 +92,27 @@ def test_cli_eval_then_analyze_with_a_tiny_preset(sequences_dir, tmp_path, capsy
         "success.png",
         "table.md",
     ]
+
+
+def test_analyze_without_matplotlib_prints_the_table(
+    sequences_dir, tmp_path, capsys, monkeypatch
+):
+    common = ["--dataset", "folder", "--root", str(sequences_dir)]
+    common += ["--sequences", "Crossing", "--max-frames", "3"]
+    results = tmp_path / "results"
+    argv = ["eval", "--preset", TINY_TEST, "--no-weights", "--results", str(results)]
+    assert main(argv + common + ["--no-progress"]) == 0
+    capsys.readouterr()
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    output = tmp_path / "report"
+    analyze = ["analyze", "--results", str(results), "--output", str(output)]
+    status = main(analyze + common)
+    captured = capsys.readouterr()
+    assert status == 0
+    assert "| tiny_test" in captured.out
+    assert captured.err.startswith("loretrack analyze: no plots: Plotting needs")
+    assert 'pip install "keras-loretrack[plots]"' in captured.err
+    assert sorted(os.listdir(output)) == ["report.json", "table.md"]
 
 
 @pytest.mark.parametrize(
