@@ -1,13 +1,21 @@
 """Atomic writes: a temporary file next to the target, renamed onto it.
 
 A reader never sees a half-written file, and a job killed mid-write leaves the
-previous file (or none), so resuming it is safe.
+previous file (or none), so resuming it is safe. The temporary file is named
+`.partial-<pid>-<random>-<name>`: hidden, but saying what it is and which
+process writes it; one left by a killed process is removed by the next write
+of the same `<name>` in that folder.
 """
 
 import contextlib
 import json
 import os
+import re
 import tempfile
+
+PARTIAL_PREFIX = ".partial-"
+# Longest target name kept whole in a temporary name (file names stop at 255).
+_MAX_NAME = 200
 
 
 def current_umask():
@@ -50,14 +58,62 @@ def check_writable(path, label="output"):
         ) from None
 
 
+def _partial_name(path):
+    """The tail of `path`'s temporary names: `-<name>`, cut to `_MAX_NAME`."""
+    return "-" + os.path.basename(path)[-_MAX_NAME:]
+
+
+def remove_stale_partials(path):
+    """Removes the temporary files of `path` whose writing process is gone.
+
+    Only `.partial-<pid>-<random>-<name>` files of this `path` are considered,
+    and only those whose process no longer runs on this machine.
+
+    Returns:
+        The paths removed.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    pattern = re.compile(
+        re.escape(PARTIAL_PREFIX) + r"(\d+)-\w+" + re.escape(_partial_name(path))
+    )
+    removed = []
+    for entry in os.listdir(folder) if os.path.isdir(folder) else ():
+        match = pattern.fullmatch(entry)
+        if match and not process_alive(int(match.group(1))):
+            stale = os.path.join(folder, entry)
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(stale)
+                removed.append(stale)
+    return removed
+
+
+def partial_path(path):
+    """Creates and returns an empty temporary file next to `path`.
+
+    The folder is created if needed, and stale temporaries of `path` (see
+    `remove_stale_partials`) are removed first. The name ends with `path`'s
+    name, so it keeps its extension (writers such as `np.savez` or
+    `cv2.VideoWriter` choose the format by it).
+    """
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    remove_stale_partials(path)
+    handle, tmp = tempfile.mkstemp(
+        prefix=f"{PARTIAL_PREFIX}{os.getpid()}-",
+        suffix=_partial_name(path),
+        dir=os.path.dirname(os.path.abspath(path)),
+    )
+    os.close(handle)
+    return tmp
+
+
 @contextlib.contextmanager
 def atomic_output(path):
     """Yields a temporary path in `path`'s folder; renames it onto `path` on success.
 
-    The folder is created if needed. The temporary file keeps `path`'s
-    extension (writers such as `np.savez` or `savefig` choose the format by
-    it) and is removed if the block raises. The result gets the usual
-    permissions (0666 minus the umask), not `mkstemp`'s 0600.
+    The temporary file comes from `partial_path` (it keeps `path`'s extension)
+    and is removed if the block raises. The result gets the usual permissions
+    (0666 minus the umask), not `mkstemp`'s 0600.
 
     Example:
     ```python
@@ -66,11 +122,7 @@ def atomic_output(path):
     ```
     """
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    suffix = os.path.splitext(path)[1]
-    handle, tmp = tempfile.mkstemp(prefix=".partial-", suffix=suffix, dir=directory)
-    os.close(handle)
+    tmp = partial_path(path)
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~current_umask())

@@ -1,32 +1,46 @@
 """`loretrack track`: track one object through a video, an image folder or a camera."""
 
-import collections
+import math
 import os
 import sys
 import time
 
 from keras_loretrack.cli.arguments import add_model_arguments, tracker_factory
 
-FPS_WINDOW = 30
+# tqdm's default bar and counter (no known total) without tqdm's own rate, which
+# counts reading and writing too: the postfix carries the tracking fps instead.
+BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]"
+COUNTER_FORMAT = "{desc}: {n_fmt} frames [{elapsed}{postfix}]"
 
 DESCRIPTION = """\
 Track one object, given by its box in the first frame, through a video file, a folder
-of frames (natural order) or a camera. Shows a progress bar with the live tracking
-speed, and optionally writes an annotated video (box and score) and a boxes file (one
-`x,y,w,h` line per frame, the first being the initial box). Stop a camera with Ctrl-C:
-the outputs then hold the frames tracked so far.
+of frames (natural order, all of one size) or a camera. Shows a progress bar with the
+tracking speed (frames tracked per second of tracking, the first frame's
+initialisation, reading and writing excluded; the summary gives the same figure), and
+optionally writes an annotated video (box and score) and a boxes file (one `x,y,w,h`
+line per frame, the first being the initial box). Outputs are checked for writability
+before tracking starts, written to a hidden `.partial-<pid>-...` file beside the
+target and only replace it once complete. A truncated video or image stops the run
+naming the frame. Stop a camera with Ctrl-C: the outputs then hold the frames tracked
+so far.
 """
 
 
+class InitialBoxError(ValueError):
+    """The `--init` box does not fit the first frame (a user error: exit 2)."""
+
+
 def parse_box(text):
-    """Parses `x,y,w,h` into four floats."""
+    """Parses `x,y,w,h` into four finite floats with w, h > 0."""
     parts = text.replace(" ", "").split(",")
     try:
         values = [float(p) for p in parts]
     except ValueError:
         values = []
-    if len(values) != 4:
-        raise ValueError(f"--init must be four numbers x,y,w,h, got {text!r}")
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise ValueError(f"--init must be four finite numbers x,y,w,h, got {text!r}")
+    if values[2] <= 0 or values[3] <= 0:
+        raise ValueError(f"--init width and height must be > 0, got {text!r}")
     return values
 
 
@@ -57,6 +71,11 @@ def add_parser(subparsers):
     return parser
 
 
+def tracking_speed(frames, seconds):
+    """The one fps figure `track` shows: frames tracked per second of `track`."""
+    return f"{frames / seconds:.1f}" if seconds > 0 else "-"
+
+
 def track_frames(tracker, frames, init_box, total=None, max_frames=None, writer=None):
     """Tracks through an iterable of frames with a progress bar.
 
@@ -70,9 +89,9 @@ def track_frames(tracker, frames, init_box, total=None, max_frames=None, writer=
 
     Returns:
         (boxes, seconds): list of float64 (4,) boxes, one per frame read, and
-        the time spent in `track` (the initialising frame excluded). The bar
-        shows that speed, frames tracked per second of `track`, over the last
-        `FPS_WINDOW` frames. Ctrl-C ends it early.
+        the time spent in `track` (the initialising frame, reading and writing
+        excluded). The bar shows the speed the summary reports, frames tracked
+        per second of `track` so far, and no other rate. Ctrl-C ends it early.
     """
     from tqdm import tqdm
 
@@ -80,30 +99,35 @@ def track_frames(tracker, frames, init_box, total=None, max_frames=None, writer=
         total = max_frames if total is None else min(total, max_frames)
     boxes = []
     seconds = 0.0
-    recent = collections.deque(maxlen=FPS_WINDOW)
-    with tqdm(total=total, unit="frame", desc="tracking", dynamic_ncols=True) as bar:
+    with tqdm(
+        total=total,
+        unit="frame",
+        desc="tracking",
+        dynamic_ncols=True,
+        bar_format=COUNTER_FORMAT if total is None else BAR_FORMAT,
+    ) as bar:
         try:
             for index, frame in enumerate(frames):
                 if max_frames is not None and index >= max_frames:
                     break
                 if index == 0:
-                    out = tracker.initialize(frame, init_box)
+                    try:
+                        out = tracker.initialize(frame, init_box)
+                    except ValueError as error:
+                        raise InitialBoxError(f"--init: {error}") from None
                     score = None
                 else:
                     start = time.perf_counter()
                     out = tracker.track(frame)
-                    elapsed = time.perf_counter() - start
-                    seconds += elapsed
-                    recent.append(elapsed)
+                    seconds += time.perf_counter() - start
                     score = out["score"]
                 boxes.append(out["box"])
                 if writer is not None:
                     writer.write(frame, out["box"], score)
+                bar.set_postfix(
+                    fps=tracking_speed(len(boxes) - 1, seconds), refresh=False
+                )
                 bar.update(1)
-                if recent:
-                    bar.set_postfix(
-                        fps=f"{len(recent) / sum(recent):.1f}", refresh=False
-                    )
         except KeyboardInterrupt:
             bar.write("interrupted: keeping the frames tracked so far")
     return boxes, seconds
@@ -111,7 +135,6 @@ def track_frames(tracker, frames, init_box, total=None, max_frames=None, writer=
 
 def run(args):
     """Runs the tracker; returns the process exit status."""
-    from keras_loretrack.sequences import write_boxes
     from keras_loretrack.tracking.video import AnnotatedVideoWriter, open_frames
 
     try:
@@ -146,34 +169,75 @@ def run(args):
             if writer is not None:
                 writer.discard()
             print(f"loretrack track: {error}", file=sys.stderr)
-            return 1
+            return 2 if isinstance(error, InitialBoxError) else 1
     if not boxes:
         if writer is not None:
             writer.discard()
         print("loretrack track: the source gave no frames", file=sys.stderr)
         return 1
-    try:
-        if writer is not None:
-            writer.close()
-            print(f"annotated video: {args.output_video}")
-        if args.output_boxes:
-            write_boxes(args.output_boxes, boxes)
-            print(f"boxes: {args.output_boxes}")
-    except OSError as error:
-        print(f"loretrack track: {error}", file=sys.stderr)
-        return 1
-    speed = f" at {(len(boxes) - 1) / seconds:.1f} fps" if seconds > 0 else ""
+    status = 0
+    if args.output_boxes:
+        status |= save("--output-boxes", args.output_boxes, "boxes", boxes)
+    if writer is not None:
+        status |= save("--output-video", args.output_video, "annotated video", writer)
+    speed = f" at {tracking_speed(len(boxes) - 1, seconds)} fps" if seconds else ""
     print(f"tracked {len(boxes)} frames{speed}")
+    return status
+
+
+def save(flag, path, label, content):
+    """Writes one output (boxes list or finished video); 0, or 1 if it failed.
+
+    Boxes go to a temporary file that must hold one row per frame before it
+    replaces `path`; a video is checked by `AnnotatedVideoWriter.close`. A
+    failure leaves an existing `path` as it was and says so on one line.
+    """
+    from keras_loretrack.atomic_files import atomic_output
+    from keras_loretrack.sequences import write_boxes
+
+    try:
+        if isinstance(content, list):
+            with atomic_output(path) as tmp:
+                write_boxes(tmp, content)
+                with open(tmp, encoding="utf-8") as f:
+                    rows = sum(1 for line in f if line.strip())
+                if rows != len(content):
+                    raise OSError(f"{rows} rows were written for {len(content)} frames")
+        else:
+            content.close()
+    except OSError as error:
+        print(
+            f"loretrack track: could not write {flag} {path}: "
+            f"{error.strerror or error}; any existing file was left as it was",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{label}: {path}")
     return 0
 
 
+def file_identity(path):
+    """(device, inode) of an existing file, or None: the same file by any name."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 def check_outputs(args, source):
-    """Refuses, before any work, outputs that are inputs or cannot be written."""
+    """Refuses, before any work, outputs that are inputs or cannot be written.
+
+    An output is an input when it names the `--video` file or one of the
+    `--frames` images, through any path, symbolic or hard link.
+    """
     from keras_loretrack.atomic_files import check_writable
 
-    inputs = {os.path.realpath(p) for p in getattr(source, "paths", [])}
+    inputs = list(getattr(source, "paths", []))
     if args.video:
-        inputs.add(os.path.realpath(args.video))
+        inputs.append(args.video)
+    input_ids = {file_identity(p) for p in inputs} - {None}
+    input_paths = {os.path.realpath(p) for p in inputs}
     outputs = [
         (flag, path)
         for flag, path in (
@@ -187,6 +251,6 @@ def check_outputs(args, source):
     ):
         raise ValueError("--output-video and --output-boxes name the same file")
     for flag, path in outputs:
-        if os.path.realpath(path) in inputs:
+        if os.path.realpath(path) in input_paths or file_identity(path) in input_ids:
             raise ValueError(f"{flag} {path} is one of the input frames or video")
         check_writable(path, label=flag)

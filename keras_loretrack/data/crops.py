@@ -15,6 +15,10 @@ import numpy as np
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 GEOMETRY_FIELDS = ("search_size", "template_size", "search_factor", "template_factor")
+# A crop side above this many image sides comes from a box far larger than the
+# image (a typo, a corrupt annotation): its zero-padded canvas could take
+# gigabytes, so `sample_target` refuses it.
+MAX_CROP_TO_IMAGE = 32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +99,10 @@ def crop_window(box, factor):
     x, y, w, h = (float(v) for v in box)
     if not (np.isfinite([x, y, w, h]).all() and w > 0 and h > 0):
         raise ValueError(f"Crop box must be finite with w > 0 and h > 0, got {box!r}")
-    crop_size = math.ceil(math.sqrt(w * h) * factor)
+    side = math.sqrt(w * h) * factor
+    if not math.isfinite(side):
+        raise ValueError(f"Crop of box {box!r} with factor {factor} is too large")
+    crop_size = math.ceil(side)
     if crop_size < 1:
         raise ValueError(f"Crop of box {box!r} with factor {factor} is empty")
     x1 = round(x + 0.5 * w - crop_size * 0.5)
@@ -108,7 +115,8 @@ def sample_target(image, box, factor, output_size):
 
     Matches the official crop pixel for pixel, including its quirk of padding the
     right and bottom edges from column W-1 / row H-1 on. A crop entirely outside
-    the image is all black rather than an error.
+    the image is all black rather than an error. The padded canvas is at most
+    `MAX_CROP_TO_IMAGE` image sides wide, so memory stays bounded by the image's.
 
     Args:
         image: uint8 array (H, W, 3).
@@ -119,9 +127,19 @@ def sample_target(image, box, factor, output_size):
     Returns:
         (crop, resize_factor): uint8 (output_size, output_size, 3) and
         `output_size / crop_size`, the scale from image to crop pixels.
+
+    Raises:
+        ValueError: the box is not finite with w, h > 0, or its crop is wider
+            than `MAX_CROP_TO_IMAGE` times the image's longer side.
     """
     x1, y1, crop_size = crop_window(box, factor)
     height, width = image.shape[:2]
+    if crop_size > MAX_CROP_TO_IMAGE * max(height, width):
+        raise ValueError(
+            f"Crop of box {list(map(float, box))} with factor {factor:g} is "
+            f"{crop_size} px wide, more than {MAX_CROP_TO_IMAGE}x the "
+            f"{width}x{height} image: the box is far larger than the image"
+        )
     x2, y2 = x1 + crop_size, y1 + crop_size
     src_x1, src_y1 = max(x1, 0), max(y1, 0)
     src_x2, src_y2 = min(x2, width - 1), min(y2, height - 1)

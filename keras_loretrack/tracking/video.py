@@ -4,12 +4,14 @@ Every source yields RGB uint8 frames (H, W, 3) and says how many frames it has
 (None for a camera) and its frame rate (None when unknown).
 """
 
+import contextlib
 import os
+import re
 
 import cv2
 import numpy as np
 
-from keras_loretrack.atomic_files import process_alive
+from keras_loretrack.atomic_files import current_umask, partial_path, process_alive
 from keras_loretrack.sequences.sequence import image_files, read_rgb
 
 BOX_COLOR = (0, 255, 0)
@@ -157,15 +159,20 @@ def count_video_frames(path):
     return count
 
 
-def remove_stale_partials(prefix):
-    """Removes `<prefix><pid>...` files whose writing process is gone."""
-    folder, start = os.path.split(prefix)
+def remove_legacy_partials(path):
+    """Removes `<stem>.tmp-<pid><ext>` videos of `path` left by killed runs.
+
+    keras_loretrack 0.1.0 wrote its videos under that visible name; one whose
+    process is gone is an orphan.
+    """
+    folder, name = os.path.split(os.path.abspath(path))
+    stem, extension = os.path.splitext(name)
+    pattern = re.compile(re.escape(stem) + r"\.tmp-(\d+)" + re.escape(extension))
     for entry in os.listdir(folder):
-        if not entry.startswith(start):
-            continue
-        pid = entry[len(start) :].split(".")[0]
-        if pid.isdigit() and not process_alive(int(pid)):
-            os.remove(os.path.join(folder, entry))
+        match = pattern.fullmatch(entry)
+        if match and not process_alive(int(match.group(1))):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(folder, entry))
 
 
 def draw_box(frame, box, score=None, color=BOX_COLOR, thickness=2):
@@ -201,13 +208,14 @@ def draw_box(frame, box, score=None, color=BOX_COLOR, thickness=2):
 class AnnotatedVideoWriter:
     """Writes frames with their tracked box and score to an mp4 (mp4v) video.
 
-    The video is written to `.<name>.partial-<pid>.mp4` next to `path`; `close()`
-    reopens it, checks that it holds every frame written (OpenCV only warns when
-    a write fails, e.g. on a full disk) and renames it into place, so an existing
-    `path` is replaced only by a complete video. Leaving a `with` block through an
-    exception deletes it instead, and partial files of killed runs (their process
-    gone) are removed when the next writer of the same `path` starts. The frame
-    size is taken from the first frame.
+    The video is written to a temporary file next to `path`
+    (`.partial-<pid>-<random>-<name>`, see `keras_loretrack.atomic_files`);
+    `close()` reopens it, checks that it decodes to every frame written (OpenCV
+    only warns when a write fails, e.g. on a full disk) and renames it into
+    place, so an existing `path` is replaced only by a complete video. Leaving a
+    `with` block through an exception deletes it instead, and temporaries of
+    killed runs (their process gone) are removed when the next writer of the
+    same `path` starts. The frame size is taken from the first frame.
 
     Args:
         path: str. The output video file (`.mp4` recommended).
@@ -219,14 +227,11 @@ class AnnotatedVideoWriter:
         path = os.fspath(path)
         if not (fps and np.isfinite(fps) and fps > 0):
             raise ValueError(f"Video fps must be a positive number, got {fps!r}")
-        extension = os.path.splitext(path)[1]
         self.path = path
         self.fps = float(fps)
         self.color = color
         self.num_frames = 0
-        folder, name = os.path.split(os.path.abspath(path))
-        self._partial_prefix = os.path.join(folder, f".{name}.partial-")
-        self._tmp_path = f"{self._partial_prefix}{os.getpid()}{extension or '.mp4'}"
+        self._tmp_path = None
         self._writer = None
         self._size = None
 
@@ -234,8 +239,8 @@ class AnnotatedVideoWriter:
         """Draws `box` (x, y, w, h) and `score` on an RGB frame and appends it."""
         height, width = frame.shape[:2]
         if self._writer is None:
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            remove_stale_partials(self._partial_prefix)
+            self._tmp_path = partial_path(self.path)
+            remove_legacy_partials(self.path)
             writer = cv2.VideoWriter(
                 self._tmp_path,
                 cv2.VideoWriter_fourcc(*"mp4v"),
@@ -244,6 +249,7 @@ class AnnotatedVideoWriter:
             )
             if not writer.isOpened():
                 writer.release()
+                self.discard()
                 raise OSError(f"OpenCV could not open {self.path} for writing (mp4v)")
             self._writer = writer
             self._size = (width, height)
@@ -275,6 +281,7 @@ class AnnotatedVideoWriter:
                     f"written, the file holds {written} (disk full?); "
                     "any existing file was left as it was"
                 )
+            os.chmod(self._tmp_path, 0o666 & ~current_umask())
             os.replace(self._tmp_path, self.path)
 
     def discard(self):
@@ -282,7 +289,7 @@ class AnnotatedVideoWriter:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
-        if os.path.exists(self._tmp_path):
+        if self._tmp_path is not None and os.path.exists(self._tmp_path):
             os.remove(self._tmp_path)
 
     def __enter__(self):

@@ -75,7 +75,7 @@ def test_track_max_frames(frames_dir, tmp_path):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--preset", TINY_TEST, "--init", "1,2,3"], "four numbers x,y,w,h"),
+        (["--preset", TINY_TEST, "--init", "1,2,3"], "four finite numbers x,y,w,h"),
         (["--preset", TINY_TEST, "--init", "1,2,0,4"], "must be > 0"),
         (["--preset", TINY_TEST, "--init", "1,2,3,4", "--max-frames", "0"], ">= 1"),
         (["--preset", "no_such_preset", "--init", "1,2,3,4"], "Unknown preset"),
@@ -89,8 +89,10 @@ def test_track_max_frames(frames_dir, tmp_path):
 )
 def test_track_reports_bad_arguments(frames_dir, capsys, extra, message):
     argv = ["track", "--no-weights", "--frames", str(frames_dir)] + extra
-    assert main(argv) in (1, 2)
-    assert message in capsys.readouterr().err
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("loretrack track: ") and error.count("\n") == 1
+    assert message in error
 
 
 def test_track_missing_frame_folder(tmp_path, capsys):

@@ -1,20 +1,28 @@
-"""Tracking under bad input and faults: clear errors, no traceback, no lost file."""
+"""The tracking API under bad input and faults: clear errors, no lost file.
 
-import errno
+The command line (`loretrack track`) over the same faults is in
+`test_track_cli_faults.py`.
+"""
+
 import os
 
 import cv2
 import numpy as np
 import pytest
 
-from keras_loretrack.cli.main import main
+from keras_loretrack.data.crops import sample_target
 from keras_loretrack.sequences import Sequence, read_rgb
 from keras_loretrack.tracking import Tracker
 from keras_loretrack.tracking import video as video_module
-from keras_loretrack.tracking.video import AnnotatedVideoWriter, CaptureFrames
+from keras_loretrack.tracking.video import (
+    AnnotatedVideoWriter,
+    CaptureFrames,
+    FolderFrames,
+)
 from tests.presets import TINY_TEST
 
-BASE = ["track", "--preset", TINY_TEST, "--no-weights"]
+# A process id no process has (Linux pids stay below 2**22).
+DEAD_PID = 999999999
 
 
 def frame(value=0, size=(48, 64)):
@@ -23,42 +31,27 @@ def frame(value=0, size=(48, 64)):
     return image
 
 
-@pytest.fixture
-def frames_dir(tmp_path):
-    folder = tmp_path / "frames"
-    folder.mkdir()
-    for i in range(5):
-        cv2.imwrite(str(folder / f"{i + 1:04d}.jpg"), frame(10 * i))
-    return folder
-
-
 @pytest.fixture(scope="module")
 def tracker():
     return Tracker.from_preset(TINY_TEST, load_weights=False)
 
 
-def run(argv, capsys):
-    status = main(argv)
-    captured = capsys.readouterr()
-    return status, captured.err
+def write_avi(path, count):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
+    for i in range(count):
+        writer.write(frame(10 * i))
+    writer.release()
 
 
-def one_line(error, prefix="loretrack track: "):
-    """The one message line of stderr (the progress bar may be there too)."""
-    assert "Traceback" not in error, error
-    lines = [line for line in error.splitlines() if line.startswith("loretrack")]
-    assert len(lines) == 1 and lines[0].startswith(prefix), error
-    return lines[0]
-
-
-def test_truncated_jpeg_stops_naming_the_file(frames_dir, tmp_path, capsys):
-    bad = frames_dir / "0003.jpg"
+def test_truncated_jpeg_in_a_folder_stops_naming_the_file(tmp_path):
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"{i}.jpg"), frame(10 * i))
+    bad = tmp_path / "1.jpg"
     bad.write_bytes(bad.read_bytes()[:300])
-    status, error = run(
-        BASE + ["--frames", str(frames_dir), "--init", "20,15,15,15"], capsys
-    )
-    assert status == 1
-    assert f"Image file {bad} is truncated" in one_line(error)
+    frames = iter(FolderFrames(tmp_path))
+    assert next(frames).shape == (48, 64, 3)
+    with pytest.raises(ValueError, match=rf"^Image file {bad} is truncated: it has"):
+        next(frames)
 
 
 def test_truncated_png_is_refused(tmp_path):
@@ -76,21 +69,17 @@ def test_undecodable_image_names_the_file(tmp_path):
         read_rgb(path)
 
 
-def test_frames_of_mixed_sizes_are_refused(frames_dir, capsys):
-    odd = frames_dir / "0004.jpg"
-    cv2.imwrite(str(odd), frame(size=(50, 64)))
-    status, error = run(
-        BASE + ["--frames", str(frames_dir), "--init", "20,15,15,15"], capsys
+def test_frames_of_mixed_sizes_stop_at_the_first_odd_one(tmp_path):
+    for i in range(4):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), frame(size=(50, 64) if i > 1 else None))
+    frames = iter(FolderFrames(tmp_path))
+    next(frames), next(frames)
+    with pytest.raises(ValueError) as error:
+        next(frames)
+    assert str(error.value) == (
+        f"Frame {tmp_path / '2.png'} is 64x50, the frames before it 64x48: the "
+        "frames of one folder must have one size"
     )
-    assert status == 1
-    assert f"Frame {odd} is 64x50, the frames before it 64x48" in one_line(error)
-
-
-def write_avi(path, count):
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
-    for i in range(count):
-        writer.write(frame(10 * i))
-    writer.release()
 
 
 def test_truncated_video_stops_naming_the_frame(tmp_path):
@@ -98,69 +87,22 @@ def test_truncated_video_stops_naming_the_frame(tmp_path):
     write_avi(path, 20)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
+    read = 0
     with CaptureFrames(str(path)) as source, pytest.raises(ValueError) as error:
         for _ in source:
-            pass
-    message = str(error.value)
-    assert message.startswith("Could not read frame ")
-    assert "says it has 20 frames (truncated or corrupt)" in message
-
-
-def test_output_video_that_is_the_input_is_refused(tmp_path, capsys):
-    path = tmp_path / "clip.avi"
-    write_avi(path, 5)
-    before = path.read_bytes()
-    status, error = run(
-        BASE
-        + ["--video", str(path), "--init", "20,15,15,15"]
-        + ["--output-video", str(path)],
-        capsys,
+            read += 1
+    assert 0 < read < 20
+    assert str(error.value) == (
+        f"Could not read frame {read} of video file {path}, which says it has 20 "
+        "frames (truncated or corrupt)"
     )
-    assert status == 2
-    assert "--output-video" in one_line(error) and "input" in error
-    assert path.read_bytes() == before
 
 
-def test_output_boxes_over_an_input_frame_is_refused(frames_dir, capsys):
-    target = frames_dir / "0002.jpg"
-    before = target.read_bytes()
-    status, error = run(
-        BASE
-        + ["--frames", str(frames_dir), "--init", "20,15,15,15"]
-        + ["--output-boxes", str(target)],
-        capsys,
-    )
-    assert status == 2
-    assert "is one of the input frames" in one_line(error)
-    assert target.read_bytes() == before
-
-
-@pytest.mark.parametrize(
-    "where, message",
-    [
-        (lambda tmp: "/proc/loretrack-boxes.txt", "Cannot write the --output-boxes"),
-        (lambda tmp: str(tmp / "afile" / "boxes.txt"), "Cannot write the --output"),
-        (lambda tmp: str(tmp), "is a folder, expected a file"),
-    ],
-)
-def test_unwritable_outputs_fail_before_tracking(
-    frames_dir, tmp_path, capsys, monkeypatch, where, message
-):
-    (tmp_path / "afile").write_text("x")
-    tracked = []
-    monkeypatch.setattr(
-        "keras_loretrack.cli.track.track_frames",
-        lambda *a, **k: tracked.append(1),
-    )
-    status, error = run(
-        BASE
-        + ["--frames", str(frames_dir), "--init", "20,15,15,15"]
-        + ["--output-boxes", where(tmp_path)],
-        capsys,
-    )
-    assert status == 2 and not tracked
-    assert message in one_line(error)
-    assert (tmp_path / "afile").read_text() == "x"
+def test_a_file_that_is_no_video_is_refused(tmp_path):
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(b"\0" * 1000)
+    with pytest.raises(OSError, match=rf"Could not open video file {path} with"):
+        CaptureFrames(str(path))
 
 
 REAL_VIDEO_WRITER = cv2.VideoWriter
@@ -185,126 +127,135 @@ class DroppingWriter:
         self._writer.release()
 
 
-def test_a_video_that_cannot_be_written_keeps_the_old_one(
-    frames_dir, tmp_path, capsys, monkeypatch
-):
+def test_a_video_missing_frames_keeps_the_old_file(tmp_path, monkeypatch):
     output = tmp_path / "tracked.mp4"
     output.write_bytes(b"my earlier video")
     monkeypatch.setattr(video_module.cv2, "VideoWriter", DroppingWriter)
-    status, error = run(
-        BASE
-        + ["--frames", str(frames_dir), "--init", "20,15,15,15"]
-        + ["--output-video", str(output)],
-        capsys,
+    writer = AnnotatedVideoWriter(output, fps=5)
+    for _ in range(4):
+        writer.write(frame())
+    with pytest.raises(OSError) as error:
+        writer.close()
+    assert str(error.value) == (
+        f"Could not write {output}: 4 frames were written, the file holds 2 "
+        "(disk full?); any existing file was left as it was"
     )
-    assert status == 1
-    assert "5 frames were written, the file holds 2" in one_line(error)
     assert output.read_bytes() == b"my earlier video"
-    assert sorted(os.listdir(tmp_path)) == ["frames", "tracked.mp4"]
+    assert os.listdir(tmp_path) == ["tracked.mp4"]
 
 
-def test_a_full_disk_for_the_boxes_keeps_the_old_file(
-    frames_dir, tmp_path, capsys, monkeypatch
-):
-    import keras_loretrack.sequences as sequences
-
-    output = tmp_path / "boxes.txt"
-    output.write_text("1,2,3,4\n")
-
-    def full_disk(path, boxes):
-        raise OSError(errno.ENOSPC, "No space left on device", str(path))
-
-    monkeypatch.setattr(sequences, "write_boxes", full_disk)
-    status, error = run(
-        BASE
-        + ["--frames", str(frames_dir), "--init", "20,15,15,15"]
-        + ["--output-boxes", str(output)],
-        capsys,
-    )
-    assert status == 1
-    assert "No space left on device" in one_line(error)
-    assert output.read_text() == "1,2,3,4\n"
-
-
-def test_partial_videos_of_killed_runs_are_removed(frames_dir, tmp_path):
+def test_a_video_left_by_an_error_is_deleted_and_the_old_kept(tmp_path):
     output = tmp_path / "tracked.mp4"
-    stale = tmp_path / ".tracked.mp4.partial-999999999.mp4"
-    stale.write_bytes(b"half a video")
-    live = tmp_path / f".tracked.mp4.partial-{os.getppid()}.mp4"
-    live.write_bytes(b"another run, still writing")
+    output.write_bytes(b"my earlier video")
+    with pytest.raises(RuntimeError, match="tracking failed"):
+        with AnnotatedVideoWriter(output, fps=5) as writer:
+            writer.write(frame())
+            raise RuntimeError("tracking failed")
+    assert output.read_bytes() == b"my earlier video"
+    assert os.listdir(tmp_path) == ["tracked.mp4"]
+
+
+def test_partial_videos_of_killed_runs_are_removed(tmp_path):
+    output = tmp_path / "tracked.mp4"
+    stale = tmp_path / f".partial-{DEAD_PID}-abc_1234-tracked.mp4"
+    legacy = tmp_path / f"tracked.tmp-{DEAD_PID}.mp4"  # keras_loretrack 0.1.0
+    live = tmp_path / f".partial-{os.getppid()}-abc_1234-tracked.mp4"
+    other = tmp_path / f".partial-{DEAD_PID}-abc_1234-other.mp4"
+    for path in (stale, legacy, live, other):
+        path.write_bytes(b"half a video")
     with AnnotatedVideoWriter(output, fps=5) as writer:
         writer.write(frame())
-    assert not stale.exists() and live.exists()
+    assert not stale.exists() and not legacy.exists()
+    assert live.read_bytes() == other.read_bytes() == b"half a video"
     assert output.stat().st_size > 0
 
 
 @pytest.mark.parametrize(
-    "init, status, message",
+    "box, message",
     [
-        ("0,0,20000,20000", 1, "more than 2x the 64x48 frame"),
-        ("1e9,1,2,3", 1, "lies entirely outside the 64x48 frame"),
-        ("20,15,0,15", 1, "Box width and height must be > 0"),
-        ("20,15,nan,15", 1, "Box must be finite"),
-        ("20,15,15", 2, "--init must be four numbers x,y,w,h, got '20,15,15'"),
+        ([20, 15, np.nan, 15], "Box must be finite (no NaN or inf)"),
+        ([20, np.inf, 15, 15], "Box must be finite (no NaN or inf)"),
+        ([20, 15, 0, 15], "Box width and height must be > 0, got w=0.0, h=15.0"),
+        ([20, 15, 15, -3], "Box width and height must be > 0, got w=15.0, h=-3.0"),
+        ([1e9, 1, 2, 3], "lies entirely outside the 64x48 frame"),
+        ([-50, 0, 40, 10], "lies entirely outside the 64x48 frame"),
+        ([0, 0, 20000, 20000], "is 20000x20000, more than 2x the 64x48 frame"),
+        ([0, 0, 1e9, 1e9], "is 1e+09x1e+09, more than 2x the 64x48 frame"),
+        ([1, 2, 3], "Box must be 4 numbers x, y, w, h, got shape (3,)"),
+        (["a", 2, 3, 4], "Box must be 4 numbers x, y, w, h, got ['a', 2, 3, 4]"),
     ],
 )
-def test_bad_initial_boxes(frames_dir, capsys, init, status, message):
-    code, error = run(BASE + ["--frames", str(frames_dir), "--init", init], capsys)
-    assert code == status
-    assert message in one_line(error)
+def test_bad_initial_boxes(tracker, box, message):
+    with pytest.raises(ValueError) as error:
+        tracker.initialize(frame(), box)
+    assert message in str(error.value)
 
 
-def test_negative_init_is_taken(frames_dir, tmp_path, capsys):
-    boxes = tmp_path / "boxes.txt"
-    status = main(
-        BASE
-        + ["--frames", str(frames_dir), "--init", "-10,-5,40,30"]
-        + ["--output-boxes", str(boxes)]
+def test_a_crop_far_larger_than_the_image_is_refused_without_allocating():
+    with pytest.raises(ValueError) as error:
+        sample_target(frame(), [0, 0, 1e9, 1e9], 5.0, 64)
+    assert str(error.value) == (
+        "Crop of box [0.0, 0.0, 1000000000.0, 1000000000.0] with factor 5 is "
+        "5000000000 px wide, more than 32x the 64x48 image: the box is far larger "
+        "than the image"
     )
-    assert status == 0
-    assert np.loadtxt(boxes, delimiter=",")[0].tolist() == [-10, -5, 40, 30]
-
-
-def test_max_frames_below_one_is_refused(frames_dir, capsys):
-    status, error = run(
-        BASE
-        + ["--frames", str(frames_dir), "--init", "20,15,15,15", "--max-frames", "0"],
-        capsys,
-    )
-    assert status == 2 and "--max-frames must be >= 1, got 0" in one_line(error)
+    with pytest.raises(ValueError, match="with factor 5.0 is too large"):
+        sample_target(frame(), [0, 0, 1e300, 1e300], 5.0, 64)
 
 
 def test_a_tiny_box_yields_boxes_inside_the_frame(tracker):
     tracker.initialize(frame(), [30, 20, 1e-6, 1e-6])
-    x, y, w, h = tracker.track(frame())["box"]
-    assert 0 <= x and x + w <= 64 and 0 <= y and y + h <= 48 and w > 0 and h > 0
+    for _ in range(3):
+        x, y, w, h = tracker.track(frame())["box"]
+        assert 0 <= x and x + w <= 64 and 0 <= y and y + h <= 48
+        assert w >= 10 and h >= 10
 
 
-def test_a_one_pixel_frame_yields_a_box_inside_it(tracker):
-    pixel = np.zeros((1, 1, 3), np.uint8)
-    tracker.initialize(pixel, [0, 0, 1, 1])
-    np.testing.assert_array_equal(tracker.track(pixel)["box"], [0, 0, 1, 1])
+@pytest.mark.parametrize("size", [(1, 1), (3, 200)])
+def test_frames_smaller_than_the_clip_margin_keep_boxes_inside(tracker, size):
+    image = np.zeros((*size, 3), np.uint8)
+    tracker.initialize(image, [0, 0, 1, 1])
+    for _ in range(2):
+        x, y, w, h = tracker.track(image)["box"]
+        assert 0 <= x and x + w <= size[1] and 0 <= y and y + h <= size[0]
+        assert w > 0 and h > 0
 
 
 @pytest.mark.parametrize(
     "image, error, message",
     [
-        (np.zeros((48, 64, 3), np.float32), TypeError, "uint8"),
-        (np.zeros((48, 64, 2), np.uint8), ValueError, "channels"),
-        (np.zeros((0, 64, 3), np.uint8), ValueError, "empty"),
+        (np.zeros((48, 64, 3), np.float32), TypeError, "got dtype float32"),
+        (np.zeros((48, 64, 2), np.uint8), ValueError, r"1, 3 or 4 channels.*got 2"),
+        (np.zeros((0, 64, 3), np.uint8), ValueError, r"Frame is empty: shape \(0,"),
+        (np.zeros((1, 48, 64, 3), np.uint8), ValueError, r"got \(1, 48, 64, 3\)"),
+        ([[0, 1], [2, 3]], TypeError, "numpy uint8 arrays .* got list"),
     ],
 )
 def test_bad_frames_from_python(tracker, image, error, message):
     with pytest.raises(error, match=message):
         tracker.initialize(image, [20, 15, 15, 15])
+    tracker.initialize(frame(), [20, 15, 15, 15])
+    with pytest.raises(error, match=message):
+        tracker.track(image)
 
 
-def test_a_sequence_without_a_first_box_says_so():
+def test_track_before_initialize_says_so():
+    fresh = Tracker.from_preset(TINY_TEST, load_weights=False)
+    with pytest.raises(RuntimeError, match="track called before Tracker.initialize"):
+        fresh.track(frame())
+
+
+@pytest.mark.parametrize("first_row", [[np.nan] * 4, [1, 2, 0, 4], [1, np.inf, 3, 4]])
+def test_a_sequence_without_a_first_box_says_so(first_row):
     sequence = Sequence(
         name="seq",
         frames=lambda i: frame(),
         num_frames=2,
-        ground_truth=np.array([[np.nan] * 4, [1, 2, 3, 4]]),
+        ground_truth=np.array([first_row, [1, 2, 3, 4]], dtype=np.float64),
     )
-    with pytest.raises(ValueError, match="Sequence 'seq' has no initial box"):
+    with pytest.raises(ValueError) as error:
         _ = sequence.init_box
+    assert str(error.value) == (
+        "Sequence 'seq' has no initial box: its first ground-truth row is "
+        f"{np.asarray(first_row, dtype=np.float64).tolist()}"
+    )
