@@ -1,5 +1,6 @@
 """`loretrack eval`: one-pass evaluation of a tracker on a benchmark dataset."""
 
+import os
 import sys
 
 from keras_loretrack.cli.arguments import (
@@ -79,6 +80,8 @@ def load_sequences(args, shard=(0, 1)):
 
 def run(args):
     """Runs the evaluation; returns the process exit status."""
+    from keras_loretrack.atomic_files import check_writable
+    from keras_loretrack.evaluation.results import tracker_dir
     from keras_loretrack.evaluation.runner import parse_shard, run_evaluation
 
     try:
@@ -86,6 +89,10 @@ def run(args):
             raise ValueError(f"--workers must be >= 1, got {args.workers}")
         shard = parse_shard(args.shard)
         dataset, sequences = load_sequences(args, shard)
+        results = tracker_dir(
+            args.results, args.tracker_name or model_name(args), dataset.result_name
+        )
+        check_writable(os.path.join(results, ".results"), label="results folder")
     except (FileNotFoundError, OSError, ValueError) as error:
         print(f"loretrack eval: {error}", file=sys.stderr)
         return 2

@@ -105,9 +105,12 @@ def check_arguments(args):
 
 def run(args):
     """Runs the export; returns the process exit status."""
+    from keras_loretrack.atomic_files import check_writable
+
     try:
         sequences = check_arguments(args)
-    except (ValueError, FileNotFoundError) as error:
+        check_writable(args.output, label="--output")
+    except (ValueError, OSError) as error:
         print(f"loretrack export: {error}", file=sys.stderr)
         return 2
 

@@ -202,15 +202,21 @@ def save(flag, path, label, content):
                 with open(tmp, encoding="utf-8") as f:
                     rows = sum(1 for line in f if line.strip())
                 if rows != len(content):
-                    raise OSError(f"{rows} rows were written for {len(content)} frames")
+                    raise OSError(
+                        f"Could not write {path}: {rows} rows were written for "
+                        f"{len(content)} frames; any existing file was left as it was"
+                    )
         else:
             content.close()
     except OSError as error:
-        print(
-            f"loretrack track: could not write {flag} {path}: "
-            f"{error.strerror or error}; any existing file was left as it was",
-            file=sys.stderr,
-        )
+        if error.errno is None:  # the checks' own messages name the file
+            message = f"{flag}: {error}"
+        else:
+            message = (
+                f"could not write {flag} {path}: {error.strerror}; any existing "
+                "file was left as it was"
+            )
+        print(f"loretrack track: {message}", file=sys.stderr)
         return 1
     print(f"{label}: {path}")
     return 0
