@@ -1,7 +1,7 @@
 """Track with an exported LoReTrack `.tflite` using only LiteRT, NumPy and OpenCV.
 
-    python tflite/run_tflite.py loretrack128.tflite ../shared/data/sequences/bag/img \
-        --init 292.23,128.36,145.96,132.47 --threads 2
+    python tflite/run_tflite.py loretrack128.tflite demo/procedural-200000002/img \
+        --init 197.32,76.48,35.20,21.83 --threads 2
 
 This is the whole tracker a phone app needs, written out without keras_loretrack so
 each step can be ported line by line (Kotlin, Swift, C++): read the crop settings
@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import os
+import re
 
 import cv2
 import numpy as np
@@ -115,15 +116,23 @@ class LiteRTTracker:
         return self.box
 
 
+def natural_key(name):
+    """Sorts `img2.jpg` before `img10.jpg`, as the `loretrack` command does."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="exported .tflite")
-    parser.add_argument("frames", help="folder of frames (sorted by name)")
+    parser.add_argument("frames", help="folder of frames (natural order: 2 before 10)")
     parser.add_argument("--init", required=True, help="first-frame box x,y,w,h")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--threads", type=int, default=2, help="LiteRT threads (default 2)"
+    )
     args = parser.parse_args()
     names = sorted(
-        n for n in os.listdir(args.frames) if n.lower().endswith((".jpg", ".png"))
+        (n for n in os.listdir(args.frames) if n.lower().endswith((".jpg", ".png"))),
+        key=natural_key,
     )
     tracker = LiteRTTracker(args.model, args.threads)
     for index, name in enumerate(names):

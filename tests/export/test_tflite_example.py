@@ -52,3 +52,13 @@ def test_standalone_script_gives_the_trackers_boxes(
     boxes += [tracker.track(sequence.frame(i))["box"] for i in range(1, FRAMES)]
     assert script_boxes.shape == (FRAMES, 4)
     np.testing.assert_allclose(script_boxes, np.array(boxes), atol=0.011)
+
+
+def test_standalone_script_orders_frames_naturally():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_tflite", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    names = ["img10.jpg", "img2.jpg", "img1.jpg"]
+    assert sorted(names, key=script.natural_key) == ["img1.jpg", "img2.jpg", "img10.jpg"]
