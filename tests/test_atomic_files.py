@@ -34,3 +34,20 @@ def test_temporary_keeps_the_extension_writers_choose_formats_by(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "arrays.npz").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_temporaries_say_what_they_are_and_killed_ones_are_removed(tmp_path):
+    target = tmp_path / "boxes.txt"
+    dead = 999999999  # no process has this id
+    stale = tmp_path / f".partial-{dead}-abc_1234-boxes.txt"
+    live = tmp_path / f".partial-{os.getppid()}-abc_1234-boxes.txt"
+    other = tmp_path / f".partial-{dead}-abc_1234-a-boxes.txt"  # another target
+    for path in (stale, live, other):
+        path.write_text("half")
+    with atomic_output(target) as tmp:
+        name = os.path.basename(tmp)
+        assert name.startswith(f".partial-{os.getpid()}-")
+        assert name.endswith("-boxes.txt")
+        write_text(tmp, "1,2,3,4\n")
+    assert target.read_text() == "1,2,3,4\n"
+    assert sorted(os.listdir(tmp_path)) == sorted(["boxes.txt", live.name, other.name])

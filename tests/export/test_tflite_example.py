@@ -61,4 +61,5 @@ def test_standalone_script_orders_frames_naturally():
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     names = ["img10.jpg", "img2.jpg", "img1.jpg"]
-    assert sorted(names, key=script.natural_key) == ["img1.jpg", "img2.jpg", "img10.jpg"]
+    expected = ["img1.jpg", "img2.jpg", "img10.jpg"]
+    assert sorted(names, key=script.natural_key) == expected

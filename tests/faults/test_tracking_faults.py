@@ -71,7 +71,7 @@ def test_undecodable_image_names_the_file(tmp_path):
 
 def test_frames_of_mixed_sizes_stop_at_the_first_odd_one(tmp_path):
     for i in range(4):
-        cv2.imwrite(str(tmp_path / f"{i}.png"), frame(size=(50, 64) if i > 1 else None))
+        cv2.imwrite(str(tmp_path / f"{i}.png"), frame(size=(50 if i > 1 else 48, 64)))
     frames = iter(FolderFrames(tmp_path))
     next(frames), next(frames)
     with pytest.raises(ValueError) as error:
