@@ -349,15 +349,24 @@ def check_preset_destination(preset_dir):
         raise PermissionError(f"Cannot write a preset under {existing}: not writable")
 
 
-def _remove_stale_staging(parent, name):
-    """Removes folders left by a killed `save_preset` of the same preset."""
-    prefix = f".{name}.partial-"
-    for entry in os.listdir(parent):
-        if entry.startswith(prefix) or entry.startswith(f".{name}.old-"):
-            pid = entry.rsplit("-", 1)[-1]
-            if pid.isdigit() and process_alive(int(pid)):
+def _recover_killed_save(parent, name):
+    """Cleans up after a `save_preset` of the same preset that was killed.
+
+    Its unfinished `.partial-` folder goes; its `.old-` folder (the previous
+    preset, moved aside) goes back into place if the new one never arrived,
+    and goes only if it did.
+    """
+    target = os.path.join(parent, name)
+    for entry in sorted(os.listdir(parent)):
+        for kind in ("partial", "old"):
+            pid = entry.removeprefix(f".{name}.{kind}-")
+            if pid == entry or not pid.isdigit() or process_alive(int(pid)):
                 continue
-            shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
+            path = os.path.join(parent, entry)
+            if kind == "old" and not os.path.exists(target):
+                os.rename(path, target)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def save_preset(model, preset_dir):
@@ -373,7 +382,7 @@ def save_preset(model, preset_dir):
     check_preset_destination(preset_dir)
     parent, name = os.path.split(preset_dir)
     os.makedirs(parent, exist_ok=True)
-    _remove_stale_staging(parent, name)
+    _recover_killed_save(parent, name)
     needed = sum(int(np.prod(w.shape)) * 4 for w in model.weights) + (1 << 20)
     free = shutil.disk_usage(parent).free
     if free < needed:

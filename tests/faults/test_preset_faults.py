@@ -124,6 +124,24 @@ def test_staging_folders_of_a_killed_save_are_removed(model, saved):
     assert sorted(os.listdir(saved.parent)) == ["preset"]
 
 
+def test_a_save_killed_between_its_renames_gets_the_old_preset_back(model, saved):
+    before = snapshot(saved)
+    aside = saved.parent / ".preset.old-999999999"
+    os.rename(saved, aside)  # as a save killed after moving the old preset aside
+    (saved.parent / ".preset.partial-999999999").mkdir()
+    stand_in = LoReTrack.from_preset(TINY_TEST, load_weights=False)
+    monkey_failure = RuntimeError("killed again")
+
+    def fail(path):
+        raise monkey_failure
+
+    stand_in.save_weights = fail
+    with pytest.raises(RuntimeError, match="killed again"):
+        stand_in.save_to_preset(saved)
+    assert snapshot(saved) == before
+    assert sorted(os.listdir(saved.parent)) == ["preset"]
+
+
 def test_fewer_blocks_in_config_than_in_weights_is_an_error(saved):
     edit_config(saved, lambda c: c.update(num_layers=1))
     with pytest.raises(ValueError) as error:
