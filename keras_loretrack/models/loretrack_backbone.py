@@ -216,16 +216,26 @@ class LoReTrackBackbone(keras.Model):
 
     @classmethod
     def from_preset(cls, preset, load_weights=True, **overrides):
-        """The backbone of a preset (name or folder), as KerasHub backbones load.
+        """A backbone from a preset, as KerasHub backbones load.
 
         Args:
-            preset: str. A built-in preset name or a preset directory.
+            preset: str. A folder written by `save_to_preset` (the backbone's
+                `config.json` and `model.weights.h5`, KerasHub's layout), or a
+                LoReTrack preset name or folder, whose backbone is returned.
             load_weights: bool. Load the preset's weights.
-            **overrides: backbone arguments to change (e.g. `search_size`).
+            **overrides: backbone arguments to change (e.g. `search_size`; the
+                position tables are re-gridded).
         """
-        from keras_loretrack.models.loretrack import LoReTrack
+        from keras_loretrack.models import preset_io
 
-        return LoReTrack.from_preset(preset, load_weights, **overrides).backbone
+        return preset_io.load_backbone_preset(cls, preset, load_weights, overrides)
+
+    def save_to_preset(self, preset_dir):
+        """Writes `config.json`, `model.weights.h5` and `metadata.json` (KerasHub's
+        backbone preset layout); refuses a folder holding anything else."""
+        from keras_loretrack.models import preset_io
+
+        preset_io.save_preset(self, preset_dir)
 
     def get_config(self):
         return {

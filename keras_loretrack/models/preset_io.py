@@ -204,6 +204,46 @@ def load_preset(cls, preset, load_weights, overrides):
     return model
 
 
+def load_backbone_preset(cls, preset, load_weights, overrides):
+    """A `LoReTrackBackbone` from a backbone preset folder (KerasHub layout:
+    `config.json` of the backbone, `model.weights.h5`), or the backbone of a
+    task preset (name or folder)."""
+    preset = os.fspath(preset)
+    config_path = os.path.join(preset, CONFIG_FILE)
+    saved = None
+    if os.path.isfile(config_path):
+        try:
+            with open(config_path, encoding="utf-8") as f:
+                saved = json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{config_path} is not valid JSON: {error}") from None
+    if not isinstance(saved, dict) or saved.get("class_name") != cls.__name__:
+        from keras_loretrack.models.loretrack import LoReTrack
+
+        return LoReTrack.from_preset(preset, load_weights, **overrides).backbone
+    if not isinstance(saved.get("config"), dict):
+        raise ValueError(f"{config_path} does not hold a {cls.__name__} config")
+    config = {**saved["config"], **overrides}
+    check_backbone_config(config, config_path)
+    backbone = cls.from_config(config)
+    if load_weights:
+        weights_path = os.path.join(preset, WEIGHTS_FILE)
+        if not os.path.isfile(weights_path):
+            raise FileNotFoundError(
+                f"Preset directory {preset} has no {WEIGHTS_FILE}; pass "
+                "load_weights=False to build the backbone without weights"
+            )
+        if _weight_layout({"backbone": {"config": config}}) != _weight_layout(
+            {"backbone": {"config": saved["config"]}}
+        ):
+            source = cls.from_config(saved["config"])
+            _load_weights_file(source, weights_path)
+            transfer_weights(source, backbone)
+        else:
+            _load_weights_file(backbone, weights_path)
+    return backbone
+
+
 _KERAS_SHAPE_ERROR = re.compile(
     r"variable\.shape=(?P<model>\([^)]*\)), Received: value\.shape=(?P<saved>\([^)]*\))"
     r"\. Target variable: <Variable path=(?P<path>[^,]+),"
@@ -247,7 +287,7 @@ def _check_weights_fit(model, path):
     saved_blocks = len(
         {m.group(1) for n in names for m in [_BLOCK_NAME.search(n)] if m}
     )
-    blocks = model.backbone.num_layers
+    blocks = getattr(model, "backbone", model).num_layers
     detail = (
         f"they hold {saved_blocks} transformer blocks, the config says "
         f"num_layers={blocks}; "

@@ -62,3 +62,29 @@ def test_backbone_from_preset_is_the_tasks_backbone():
         np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
     resized = LoReTrackBackbone.from_preset("mini_student", search_size=96)
     assert resized.search_size == 96
+
+
+def test_backbone_preset_round_trip_in_kerashub_layout(tmp_path):
+    import json
+
+    from keras_loretrack.models import LoReTrackBackbone
+
+    backbone = LoReTrackBackbone.from_preset("mini_student")
+    backbone.save_to_preset(tmp_path / "backbone")
+    assert sorted(p.name for p in (tmp_path / "backbone").iterdir()) == [
+        "config.json",
+        "metadata.json",
+        "model.weights.h5",
+    ]
+    config = json.loads((tmp_path / "backbone" / "config.json").read_text())
+    assert config["class_name"] == "LoReTrackBackbone"
+    loaded = LoReTrackBackbone.from_preset(tmp_path / "backbone")
+    for mine, theirs in zip(loaded.weights, backbone.weights):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
+    resized = LoReTrackBackbone.from_preset(tmp_path / "backbone", search_size=96)
+    assert resized.search_size == 96
+    (tmp_path / "backbone" / "config.json").write_text(
+        json.dumps({**config, "config": {**config["config"], "num_layers": 0}})
+    )
+    with pytest.raises(ValueError, match="'num_layers' must be a positive integer"):
+        LoReTrackBackbone.from_preset(tmp_path / "backbone")
