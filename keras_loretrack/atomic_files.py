@@ -2,9 +2,9 @@
 
 A reader never sees a half-written file, and a job killed mid-write leaves the
 previous file (or none), so resuming it is safe. The temporary file is named
-`.partial-<pid>-<random>-<name>`: hidden, but saying what it is and which
-process writes it; one left by a killed process is removed by the next write
-of the same `<name>` in that folder.
+`.partial-<pid>-<random>-<name>`: hidden, but saying what it is, for which file
+and which process writes it; one left by a killed process is removed by the
+next process that writes into that folder.
 """
 
 import contextlib
@@ -29,7 +29,7 @@ def process_alive(pid):
     """Whether a process with this id exists (a partial file's writer, say)."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
         return True
@@ -58,30 +58,28 @@ def check_writable(path, label="output"):
         ) from None
 
 
-def _partial_name(path):
-    """The tail of `path`'s temporary names: `-<name>`, cut to `_MAX_NAME`."""
-    return "-" + os.path.basename(path)[-_MAX_NAME:]
+# Folders whose temporaries of killed processes this process has removed.
+_SWEPT = set()
+_PARTIAL = re.compile(re.escape(PARTIAL_PREFIX) + r"(\d+)-")
 
 
-def remove_stale_partials(path):
-    """Removes the temporary files of `path` whose writing process is gone.
+def remove_stale_partials(folder):
+    """Removes the temporary files in `folder` whose writing process is gone.
 
-    Only `.partial-<pid>-<random>-<name>` files of this `path` are considered,
-    and only those whose process no longer runs on this machine.
+    Only `.partial-<pid>-...` files are considered, and only those whose
+    process no longer runs on this machine; one that cannot be deleted stays.
+    `partial_path` calls this once per folder and process, so writing many
+    files into one folder stays linear.
 
     Returns:
         The paths removed.
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    pattern = re.compile(
-        re.escape(PARTIAL_PREFIX) + r"(\d+)-\w+" + re.escape(_partial_name(path))
-    )
     removed = []
     for entry in os.listdir(folder) if os.path.isdir(folder) else ():
-        match = pattern.fullmatch(entry)
+        match = _PARTIAL.match(entry)
         if match and not process_alive(int(match.group(1))):
             stale = os.path.join(folder, entry)
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):  # gone already, or not ours to delete
                 os.remove(stale)
                 removed.append(stale)
     return removed
@@ -90,18 +88,22 @@ def remove_stale_partials(path):
 def partial_path(path):
     """Creates and returns an empty temporary file next to `path`.
 
-    The folder is created if needed, and stale temporaries of `path` (see
-    `remove_stale_partials`) are removed first. The name ends with `path`'s
-    name, so it keeps its extension (writers such as `np.savez` or
-    `cv2.VideoWriter` choose the format by it).
+    Its name is `.partial-<pid>-<random>-<name>`, ending with `path`'s name (cut
+    to its last 200 characters), so it keeps the extension writers such as
+    `np.savez` or `cv2.VideoWriter` choose the format by. The folder is created
+    if needed; the first call for a folder removes the temporaries that killed
+    processes left there (see `remove_stale_partials`).
     """
     path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    remove_stale_partials(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    if folder not in _SWEPT:
+        remove_stale_partials(folder)
+        _SWEPT.add(folder)
     handle, tmp = tempfile.mkstemp(
         prefix=f"{PARTIAL_PREFIX}{os.getpid()}-",
-        suffix=_partial_name(path),
-        dir=os.path.dirname(os.path.abspath(path)),
+        suffix="-" + os.path.basename(path)[-_MAX_NAME:],
+        dir=folder,
     )
     os.close(handle)
     return tmp

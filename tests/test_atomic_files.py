@@ -36,12 +36,12 @@ def test_temporary_keeps_the_extension_writers_choose_formats_by(tmp_path):
     assert (tmp_path / "arrays.npz").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
-def test_temporaries_say_what_they_are_and_killed_ones_are_removed(tmp_path):
+def test_temporaries_say_what_they_are_and_those_of_killed_runs_go(tmp_path):
     target = tmp_path / "boxes.txt"
     dead = 999999999  # no process has this id
     stale = tmp_path / f".partial-{dead}-abc_1234-boxes.txt"
     live = tmp_path / f".partial-{os.getppid()}-abc_1234-boxes.txt"
-    other = tmp_path / f".partial-{dead}-abc_1234-a-boxes.txt"  # another target
+    other = tmp_path / f".partial-{dead}-abc_1234-scores.txt"  # another target
     for path in (stale, live, other):
         path.write_text("half")
     with atomic_output(target) as tmp:
@@ -50,4 +50,4 @@ def test_temporaries_say_what_they_are_and_killed_ones_are_removed(tmp_path):
         assert name.endswith("-boxes.txt")
         write_text(tmp, "1,2,3,4\n")
     assert target.read_text() == "1,2,3,4\n"
-    assert sorted(os.listdir(tmp_path)) == sorted(["boxes.txt", live.name, other.name])
+    assert sorted(os.listdir(tmp_path)) == sorted(["boxes.txt", live.name])

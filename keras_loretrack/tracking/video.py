@@ -171,7 +171,7 @@ def remove_legacy_partials(path):
     for entry in os.listdir(folder):
         match = pattern.fullmatch(entry)
         if match and not process_alive(int(match.group(1))):
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 os.remove(os.path.join(folder, entry))
 
 
