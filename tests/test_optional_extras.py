@@ -14,7 +14,9 @@ def test_require_returns_the_module():
 
 
 def test_require_names_package_and_extra(monkeypatch):
+    # Earlier tests may have imported it: block the package and the submodule.
     monkeypatch.setitem(sys.modules, "tf2onnx", None)
+    monkeypatch.setitem(sys.modules, "tf2onnx.tf_loader", None)
     with pytest.raises(MissingExtraError) as error:
         require("tf2onnx.tf_loader", "export", "ONNX export")
     message = str(error.value)
