@@ -188,20 +188,19 @@ def run_evaluation(
     summary = {
         "directory": directory,
         "tracked": [],
-        "skipped": [
-            s.name for s in selected if has_result(directory, s.name, layout, len(s))
-        ],
-        "incomplete": [
-            s.name
-            for s in selected
-            if has_result(directory, s.name, layout)
-            and not has_result(directory, s.name, layout, len(s))
-        ],
+        "skipped": [],
+        "incomplete": [],
         "frames": 0,
         "seconds": 0.0,
     }
-    skipped = set(summary["skipped"])
-    pending = [s for s in selected if s.name not in skipped]
+    pending = []
+    for sequence in selected:
+        if has_result(directory, sequence.name, layout, len(sequence)):
+            summary["skipped"].append(sequence.name)
+            continue
+        if has_result(directory, sequence.name, layout):
+            summary["incomplete"].append(sequence.name)
+        pending.append(sequence)
     if not pending:
         return summary
     bar = tqdm(

@@ -83,11 +83,7 @@ def _read_preset_dir(directory):
         raise FileNotFoundError(
             f"{directory} is not a preset directory: {CONFIG_FILE} is missing"
         )
-    try:
-        with open(config_path, encoding="utf-8") as f:
-            saved = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{config_path} is not valid JSON: {error}") from None
+    saved = _read_json(config_path)
     if (
         not isinstance(saved, dict)
         or not isinstance(saved.get("config"), dict)
@@ -194,14 +190,34 @@ def load_preset(cls, preset, load_weights, overrides):
             f"Preset directory {preset} has no {WEIGHTS_FILE}; pass "
             "load_weights=False to build the model without weights"
         )
-    weights_path = os.path.join(weights_dir, WEIGHTS_FILE)
-    if _weight_layout(config) == _weight_layout(saved_config):
-        _load_weights_file(model, weights_path)
-    else:
-        source = cls.from_config(_apply_overrides(cls, saved_config, {}))
-        _load_weights_file(source, weights_path)
-        transfer_weights(source, model)
+    _load_saved_weights(
+        model,
+        os.path.join(weights_dir, WEIGHTS_FILE),
+        _weight_layout(config) == _weight_layout(saved_config),
+        lambda: cls.from_config(_apply_overrides(cls, saved_config, {})),
+    )
     return model
+
+
+def _load_saved_weights(model, weights_path, same_layout, build_saved_model):
+    """Loads a weights file into `model`: directly when the saved model had the
+    same weight layout, else through a model built as saved (`build_saved_model`)
+    whose weights are transferred, re-gridding the position tables."""
+    if same_layout:
+        _load_weights_file(model, weights_path)
+        return
+    source = build_saved_model()
+    _load_weights_file(source, weights_path)
+    transfer_weights(source, model)
+
+
+def _read_json(path):
+    """A JSON file's content; ValueError naming the file if it is not JSON."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
 
 
 def load_backbone_preset(cls, preset, load_weights, overrides):
@@ -210,13 +226,7 @@ def load_backbone_preset(cls, preset, load_weights, overrides):
     task preset (name or folder)."""
     preset = os.fspath(preset)
     config_path = os.path.join(preset, CONFIG_FILE)
-    saved = None
-    if os.path.isfile(config_path):
-        try:
-            with open(config_path, encoding="utf-8") as f:
-                saved = json.load(f)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ValueError(f"{config_path} is not valid JSON: {error}") from None
+    saved = _read_json(config_path) if os.path.isfile(config_path) else None
     if not isinstance(saved, dict) or saved.get("class_name") != cls.__name__:
         from keras_loretrack.models.loretrack import LoReTrack
 
@@ -233,14 +243,15 @@ def load_backbone_preset(cls, preset, load_weights, overrides):
                 f"Preset directory {preset} has no {WEIGHTS_FILE}; pass "
                 "load_weights=False to build the backbone without weights"
             )
-        if _weight_layout({"backbone": {"config": config}}) != _weight_layout(
-            {"backbone": {"config": saved["config"]}}
-        ):
-            source = cls.from_config(saved["config"])
-            _load_weights_file(source, weights_path)
-            transfer_weights(source, backbone)
-        else:
-            _load_weights_file(backbone, weights_path)
+        same_layout = _weight_layout({"backbone": {"config": config}}) == (
+            _weight_layout({"backbone": {"config": saved["config"]}})
+        )
+        _load_saved_weights(
+            backbone,
+            weights_path,
+            same_layout,
+            lambda: cls.from_config(saved["config"]),
+        )
     return backbone
 
 

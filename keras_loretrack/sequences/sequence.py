@@ -60,7 +60,7 @@ def read_rgb(path):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Frame file not found: {path}")
     data = np.fromfile(path, dtype=np.uint8)
-    check_complete_image(data.tobytes(), path)
+    check_complete_image(data, path)
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError(f"Could not decode image file {path}")
@@ -74,9 +74,12 @@ _END_SEARCH_BYTES = 4096
 
 
 def check_complete_image(data, path):
-    """Raises ValueError if a JPEG or PNG file's bytes stop before its end marker."""
+    """Raises ValueError if a JPEG or PNG file's bytes stop before its end marker.
+
+    `data` is bytes or a uint8 array; only its first 2 and last 4096 bytes are read.
+    """
     end = _END_MARKERS.get(bytes(data[:2]))
-    if end is not None and end not in data[-_END_SEARCH_BYTES:]:
+    if end is not None and end not in bytes(data[-_END_SEARCH_BYTES:]):
         raise ValueError(
             f"Image file {path} is truncated: it has no end marker ({len(data)} bytes)"
         )
