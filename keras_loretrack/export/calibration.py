@@ -17,6 +17,7 @@ signal-to-quantisation-noise ratio rose from 19.5 dB to 33.3 dB with templates
 from 64 frames).
 """
 
+import collections.abc
 import os
 
 import numpy as np
@@ -97,6 +98,35 @@ def _search_frames(sequence):
     return [i for i in range(1, len(sequence)) if _usable(gt[i - 1])]
 
 
+class CalibrationSamples(collections.abc.Sequence):
+    """Normalised (template, search) crop pairs, cut when read (never all held).
+
+    A read-only sequence: `samples[i]` cuts pair `i` from its frames (see
+    `calibration_samples`), a slice gives another `CalibrationSamples`, and
+    iterating cuts one pair at a time, so a converter that streams its
+    calibration (TFLite's representative dataset, ONNX Runtime's calibration
+    reader) holds one pair, whatever the number of frames.
+    """
+
+    def __init__(self, frames, sides):
+        self._frames = list(frames)
+        self._sides = sides
+
+    def __len__(self):
+        return len(self._frames)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return CalibrationSamples(self._frames[index], self._sides)
+        sequence, frame = self._frames[index]
+        box = sequence.ground_truth[frame - 1]
+        pair = {}
+        for name, at in (("template", frame - 1), ("search", frame)):
+            crop, _ = sample_target(sequence.frame(at), box, *self._sides[name])
+            pair[name] = normalize(crop)[None]
+        return pair
+
+
 def calibration_samples(sequences, geometry, num_frames=64):
     """Normalised (template, search) crop pairs spread over `sequences`.
 
@@ -114,8 +144,8 @@ def calibration_samples(sequences, geometry, num_frames=64):
         num_frames: int. How many pairs to make.
 
     Returns:
-        list of dicts {"template": float32 (1, t, t, 3), "search": float32
-        (1, s, s, 3)}.
+        `CalibrationSamples`: a sequence of dicts {"template": float32
+        (1, t, t, 3), "search": float32 (1, s, s, 3)}, each cut when read.
 
     Raises:
         ValueError: `num_frames` < 1, or no sequence has a frame whose previous
@@ -138,16 +168,7 @@ def calibration_samples(sequences, geometry, num_frames=64):
     picks = np.unique(
         np.linspace(0, len(candidates) - 1, int(num_frames)).round().astype(int)
     )
-    samples = []
-    for pick in picks:
-        sequence, index = candidates[pick]
-        box = sequence.ground_truth[index - 1]
-        pair = {}
-        for name, frame in (("template", index - 1), ("search", index)):
-            crop, _ = sample_target(sequence.frame(frame), box, *sides[name])
-            pair[name] = normalize(crop)[None]
-        samples.append(pair)
-    return samples
+    return CalibrationSamples([candidates[pick] for pick in picks], sides)
 
 
 def load_calibration(source, geometry, num_frames=64, seed=0):

@@ -30,6 +30,8 @@ and from 0.31 to 0.02 (dynamic) with 7-bit weights, at the same speed
 Every export is loaded in ONNX Runtime and run once before it is written.
 """
 
+import contextlib
+import gc
 import math
 import os
 import shutil
@@ -202,8 +204,52 @@ def rewrite_gelu_division(graph, ops):
 # === Conversion, quantisation, checks ===
 
 
+def _update_proto_in_fresh_node(update_proto):
+    """Wraps tf2onnx's `Node.update_proto` to write into a new `NodeProto`.
+
+    `update_proto` (run on every node after each optimiser pass) deletes the
+    node's attributes and appends them again; with the upb protobuf runtime a
+    deleted field's memory stays in the message's arena, so every pass left
+    one more copy of every weight behind (ViT-B: about 350 MB a pass, past
+    22 GB in all). Starting from a new message each time frees the old one.
+    """
+
+    def wrapped(node, external_tensor_storage=None):
+        old = node._op
+        fresh = type(old)()
+        for field in ("name", "op_type", "domain", "doc_string"):
+            if old.HasField(field):
+                setattr(fresh, field, getattr(old, field))
+        node._op = fresh
+        return update_proto(node, external_tensor_storage)
+
+    return wrapped
+
+
+@contextlib.contextmanager
+def _fresh_node_protos(tf2onnx_graph):
+    """Within the block, tf2onnx nodes update into new `NodeProto`s."""
+    node_class = tf2onnx_graph.Node
+    update_proto = node_class.update_proto
+    node_class.update_proto = _update_proto_in_fresh_node(update_proto)
+    try:
+        yield
+    finally:
+        node_class.update_proto = update_proto
+
+
 def convert_saved_model(saved_model_dir, opset=MIN_OPSET, rewrite=True):
     """Converts a SavedModel from `export_saved_model` into an ONNX ModelProto.
+
+    The steps of tf2onnx's command line for a SavedModel (freeze and optimise
+    the TensorFlow graph, convert it, optimise the ONNX graph), with less
+    memory: the TensorFlow graph is released before the ONNX optimiser runs,
+    the optimiser works in place instead of on a deep copy of the graph,
+    weights included, per optimiser and pass, and nodes update into new
+    protos (see `_update_proto_in_fresh_node`). On res128 (ViT-B) the ONNX
+    side now peaks at 3.4 GB instead of growing past 12 GB; the peak of the
+    whole export (8.9 GB) is tf2onnx loading, freezing and grappler-optimising
+    the SavedModel (`benchmarks/results/export_memory.md`).
 
     Args:
         saved_model_dir: str. The SavedModel directory.
@@ -213,8 +259,10 @@ def convert_saved_model(saved_model_dir, opset=MIN_OPSET, rewrite=True):
     """
     import tensorflow as tf
 
-    tf2onnx = require("tf2onnx", "export", "ONNX export")
     tf_loader = require("tf2onnx.tf_loader", "export", "ONNX export")
+    tfonnx = require("tf2onnx.tfonnx", "export", "ONNX export")
+    optimizer = require("tf2onnx.optimizer", "export", "ONNX export")
+    tf2onnx_graph = require("tf2onnx.graph", "export", "ONNX export")
 
     check_opset(opset)
     graph_def, inputs, outputs, renames = tf_loader.from_saved_model(
@@ -225,18 +273,24 @@ def convert_saved_model(saved_model_dir, opset=MIN_OPSET, rewrite=True):
         signatures=[SIGNATURE_KEY],
         return_tensors_to_rename=True,
     )
-    with tf.device("/cpu:0"):
-        proto, _ = tf2onnx.convert.from_graph_def(
-            graph_def,
+    with tf.device("/cpu:0"), tf.Graph().as_default() as tf_graph:
+        tf.import_graph_def(graph_def, name="")
+        del graph_def
+        graph = tfonnx.process_tf_graph(
+            tf_graph,
+            opset=int(opset),
             input_names=inputs,
             output_names=outputs,
-            opset=int(opset),
             custom_rewriter=[rewrite_layer_norm, rewrite_gelu_division]
             if rewrite
             else [],
             tensors_to_rename=renames,
         )
-    return proto
+    del tf_graph
+    gc.collect()
+    with _fresh_node_protos(tf2onnx_graph):
+        graph = optimizer.optimize_graph(graph, catch_errors=False)
+        return graph.make_model("converted from a keras_loretrack SavedModel")
 
 
 def _attention_matmuls(proto):
@@ -251,7 +305,15 @@ def _attention_matmuls(proto):
 
 
 class _CalibrationReader:
-    """ONNX Runtime's calibration reader protocol over our samples."""
+    """ONNX Runtime's calibration reader protocol, one sample at a time.
+
+    ONNX Runtime's min-max calibrator keeps two scalars per calibrated tensor
+    per frame (its graph reduces each tensor to its minimum and maximum), so
+    memory hardly grows with the number of frames. Its
+    `CalibMaxIntermediateOutputs` option is not a way to bound it: in ONNX
+    Runtime 1.32 it drops the collected frames without folding them into the
+    ranges.
+    """
 
     def __init__(self, calibration):
         self._samples = iter(calibration)
@@ -385,8 +447,8 @@ def export_onnx(
         model: `LoReTrack`.
         path: str. The `.onnx` file to write (atomically).
         quantization: str. One of `QUANTIZATIONS`.
-        calibration: list of {"template", "search"} normalised crop pairs, for
-            `int8`.
+        calibration: sequence of {"template", "search"} normalised crop pairs
+            (e.g. `calibration_samples`), for `int8`; read one at a time.
         preset: str. Recorded in the metadata.
         opset: int. ONNX opset (>= 17).
         rewrite: bool. Fuse LayerNorm and GELU (see module doc); off only to
@@ -409,9 +471,12 @@ def export_onnx(
     try:
         saved_model_dir = os.path.join(workdir, "saved_model")
         export_saved_model(model, saved_model_dir)
-        proto = convert_saved_model(saved_model_dir, opset=opset, rewrite=rewrite)
         float_path = os.path.join(workdir, "float.onnx")
-        onnx.save(proto, float_path)
+        onnx.save(
+            convert_saved_model(saved_model_dir, opset=opset, rewrite=rewrite),
+            float_path,
+        )
+        gc.collect()  # the converter's graphs hold reference cycles
         result_path = float_path
         if quantization != "none":
             result_path = os.path.join(workdir, "quantized.onnx")

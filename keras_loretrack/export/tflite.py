@@ -133,8 +133,8 @@ def convert_saved_model(saved_model_dir, quantization="none", calibration=None):
     Args:
         saved_model_dir: str. The SavedModel directory.
         quantization: str. One of `QUANTIZATIONS`.
-        calibration: list of {"template", "search"} float32 arrays, needed for
-            `int8` and `int8-mixed`.
+        calibration: sequence of {"template", "search"} float32 arrays, needed
+            for `int8` and `int8-mixed`; read one at a time.
 
     Returns:
         bytes, the flatbuffer (without the keras_loretrack metadata).
@@ -204,8 +204,9 @@ def export_tflite(model, path, quantization="none", calibration=None, preset="")
         model: `LoReTrack`.
         path: str. The `.tflite` file to write (atomically).
         quantization: str. One of `QUANTIZATIONS`.
-        calibration: list of {"template", "search"} normalised crop pairs
-            (`keras_loretrack.export.calibration`), for `int8` / `int8-mixed`.
+        calibration: sequence of {"template", "search"} normalised crop pairs
+            (`keras_loretrack.export.calibration`), for `int8` / `int8-mixed`;
+            read one at a time.
         preset: str. Recorded in the metadata.
 
     Returns:
