@@ -1,7 +1,8 @@
 """One bench run: for each preset, export, time and compare every engine.
 
 `run_benchmark` measures each preset not already in the work folder's
-`results.json` with `bench_preset` and returns every row; the report is
+`results.json` with `bench_preset` (timing in `rounds`, each engine alone in a
+process of its own) and returns every row; the report is
 `keras_loretrack.benchmarking.report.to_markdown` of them.
 """
 
@@ -13,7 +14,7 @@ import os
 import numpy as np
 
 from keras_loretrack.atomic_files import write_json
-from keras_loretrack.benchmarking import fidelity, timing
+from keras_loretrack.benchmarking import fidelity
 from keras_loretrack.benchmarking.engine_table import ENGINES, REFERENCE
 from keras_loretrack.benchmarking.engines import (
     EngineSpec,
@@ -23,12 +24,9 @@ from keras_loretrack.benchmarking.engines import (
     open_engine,
 )
 from keras_loretrack.benchmarking.exports import export_in_fresh_process
-from keras_loretrack.benchmarking.machine_speed import (
-    int8_matmul_gmacs,
-    matmul_gflops,
-    transformer_matmul_shapes,
-)
+from keras_loretrack.benchmarking.machine_speed import transformer_matmul_shapes
 from keras_loretrack.benchmarking.memory import peak_rss_mb
+from keras_loretrack.benchmarking.rounds import floor_kind, floor_ms, measure_round
 from keras_loretrack.checkpoints.official_mapping import official_state_dict
 
 
@@ -46,6 +44,8 @@ class BenchSettings:
             `procedural`.
         calibration_frames: int. Calibration crop pairs.
         max_frames: int or None. Track at most this many frames per sequence.
+        rounds: int. Rounds of timing, each engine alone in its own process
+            once per round (see `keras_loretrack.benchmarking.rounds`).
         work_dir: str. Exported files and partial results (resume).
         seed: int. Seed of the random weights.
         load_weights: bool. Use the preset's weights where it has some.
@@ -59,6 +59,7 @@ class BenchSettings:
     calibration: str = "procedural"
     calibration_frames: int = 64
     max_frames: int = None
+    rounds: int = 3
     work_dir: str = os.path.join("benchmarks", "work", "export")
     seed: int = 0
     load_weights: bool = True
@@ -76,6 +77,8 @@ class BenchSettings:
             )
         if self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
+        if self.rounds < 1:
+            raise ValueError(f"rounds must be >= 1, got {self.rounds}")
 
     @property
     def measured_engines(self):
@@ -85,10 +88,42 @@ class BenchSettings:
         return [REFERENCE, *self.engines]
 
 
-def bench_preset(preset, settings, sequences, cache):
+def _median(values):
+    """Median of the values that are not None; None if there are none."""
+    values = [v for v in values if v is not None]
+    return float(np.median(values)) if values else None
+
+
+def _timing_fields(name, rounds, gmacs):
+    """An engine's row fields from its timings and the probes of every round."""
+    timings = [r["engines"][name] for r in rounds]
+    kind = floor_kind(name)
+    floors = [floor_ms(r["probe"], kind, gmacs) for r in rounds]
+    model_ms = [t["model_median_ms"] for t in timings]
+    ratios = [None if f is None else ms / f for ms, f in zip(model_ms, floors)]
+    step_median = _median(t["step_median_ms"] for t in timings)
+    return {
+        "rounds": len(rounds),
+        "pids": [t["pid"] for t in timings],
+        "model_ms_rounds": model_ms,
+        "model_median_ms": _median(model_ms),
+        "model_p90_ms": _median(t["model_p90_ms"] for t in timings),
+        "step_median_ms": step_median,
+        "step_p90_ms": _median(t["step_p90_ms"] for t in timings),
+        "fps": 1e3 / step_median,
+        "frames": timings[0]["frames"],
+        "floor_kind": kind,
+        "floor_ms_rounds": floors,
+        "floor_ratio_rounds": ratios,
+        "floor_ratio": _median(ratios),
+    }
+
+
+def bench_preset(preset, settings, sequences, cache, save):
     """Measures every engine of one preset; returns its table rows.
 
-    Each row is also stored in `cache` under `"{preset}/{engine}"`.
+    Each round is kept in `cache` under `"{preset}/round-{i}"` as it is
+    measured (`save()` stores the cache), each row under `"{preset}/{engine}"`.
     """
     from keras_loretrack.export.calibration import (
         calibration_samples,
@@ -128,23 +163,22 @@ def bench_preset(preset, settings, sequences, cache):
         specs[name] = EngineSpec(
             name, path, preset, settings.load_weights, settings.seed, architecture
         )
+    shapes = None
+    if importlib.util.find_spec("onnxruntime") is not None:
+        shapes = transformer_matmul_shapes(model)
+    rounds = []
+    for index in range(settings.rounds):
+        kept = cache.setdefault(f"{preset}/round-{index + 1}", {})
+        rounds.append(measure_round(index, specs, settings, shapes, kept, save))
     threads = settings.threads
     engines = {n: open_engine(s, threads, model) for n, s in specs.items()}
-    gflops_before = matmul_gflops(threads)
-    int8_shapes = None
-    if importlib.util.find_spec("onnxruntime") is not None:
-        int8_shapes = transformer_matmul_shapes(model)
-        int8_before = int8_matmul_gmacs(int8_shapes, threads)
     pairs = calibration_samples(sequences, model, num_frames=fidelity.FIDELITY_PAIRS)
-    timing.warm_up(engines, pairs[0])
     maps = fidelity.map_fidelity(engines, pairs)
-    tracked = timing.track_round_robin(engines, sequences, settings.max_frames)
-    gflops = (gflops_before, matmul_gflops(threads))
-    int8_gmacs = None
-    if int8_shapes is not None:
-        int8_gmacs = (int8_before, int8_matmul_gmacs(int8_shapes, threads))
     gmacs = count_macs(model) / 1e9
-    reference_boxes = tracked[REFERENCE]["boxes"]
+    boxes = {
+        name: {s: np.array(b) for s, b in rounds[0]["engines"][name]["boxes"].items()}
+        for name in specs
+    }
     rss = {}
     for name, spec in specs.items():
         rss[name] = peak_rss_mb(spec, threads, pairs[0])
@@ -152,9 +186,6 @@ def bench_preset(preset, settings, sequences, cache):
         print(f"  {name}: peak RSS {peak:.0f} MB ({own:.0f} MB for the engine)")
     rows = []
     for name, spec in specs.items():
-        model_median, model_p90 = timing.percentiles(tracked[name]["model"])
-        step_median, step_p90 = timing.percentiles(tracked[name]["step"])
-        boxes = tracked[name]["boxes"]
         rows.append(
             {
                 "preset": preset,
@@ -163,21 +194,15 @@ def bench_preset(preset, settings, sequences, cache):
                 "file_mb": os.path.getsize(spec.path) / 1e6 if spec.path else None,
                 "peak_rss_mb": rss[name][0],
                 "engine_rss_mb": rss[name][1],
-                "model_median_ms": model_median,
-                "model_p90_ms": model_p90,
-                "step_median_ms": step_median,
-                "step_p90_ms": step_p90,
-                "fps": 1e3 / step_median,
+                **_timing_fields(name, rounds, gmacs),
                 "max_diff": maps[name]["max_diff"],
                 "crop_iou": maps[name]["crop_iou"],
-                "mean_iou": fidelity.mean_iou(boxes, reference_boxes),
+                "mean_iou": fidelity.mean_iou(boxes[name], boxes[REFERENCE]),
                 "sequence_iou": fidelity.sequence_ious(
-                    boxes, reference_boxes, sequences
+                    boxes[name], boxes[REFERENCE], sequences
                 ),
                 "partitions": getattr(engines[name], "delegate_partitions", None),
-                "frames": len(tracked[name]["step"]),
-                "matmul_gflops": gflops,
-                "int8_matmul_gmacs": int8_gmacs,
+                "probes": [r["probe"] for r in rounds],
                 "gmacs": gmacs,
             }
         )
@@ -187,6 +212,9 @@ def bench_preset(preset, settings, sequences, cache):
 
 def run_benchmark(settings, sequences):
     """Measures every preset of `settings` not kept in its work folder.
+
+    A preset is kept when every engine's row is there, timed in as many rounds;
+    otherwise its exports and the rounds measured so far are reused.
 
     Args:
         settings: `BenchSettings`.
@@ -203,14 +231,18 @@ def run_benchmark(settings, sequences):
         with open(cache_path, encoding="utf-8") as f:
             cache = json.load(f)
     engine_names = settings.measured_engines
+
+    def save():
+        write_json(cache_path, cache, indent=1, sort_keys=True)
+
     rows = []
     for preset in settings.presets:
         keys = [f"{preset}/{e}" for e in engine_names]
-        if all(k in cache for k in keys):
+        if all(cache.get(k, {}).get("rounds") == settings.rounds for k in keys):
             print(f"{preset}: kept from {cache_path}")
         else:
             print(f"{preset}: exporting and measuring {len(engine_names)} engines")
-            bench_preset(preset, settings, sequences, cache)
-            write_json(cache_path, cache, indent=1, sort_keys=True)
+            bench_preset(preset, settings, sequences, cache, save)
+            save()
         rows.extend(cache[k] for k in keys)
     return rows

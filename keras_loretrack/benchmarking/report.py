@@ -5,7 +5,7 @@ import os
 import platform
 
 from keras_loretrack.benchmarking.fidelity import FIDELITY_PAIRS
-from keras_loretrack.benchmarking.timing import CHUNK, SETTLE_SECONDS
+from keras_loretrack.benchmarking.rounds import INT8_QUANTIZATIONS, WARMUP_CALLS
 from keras_loretrack.tracking.engines import MAP_NAMES
 from keras_loretrack.version import __version__
 
@@ -115,6 +115,43 @@ def _sequences_table(rows, sequences):
     ]
 
 
+def _rounds_table(rows):
+    lines = []
+    for preset in dict.fromkeys(r["preset"] for r in rows):
+        row = next(r for r in rows if r["preset"] == preset)
+        for index, probe in enumerate(row["probes"]):
+            int8 = probe.get("int8_gmacs")
+            order = "reversed" if index % 2 else "as listed"
+            lines.append(
+                f"| {preset} | {index + 1} | {order} "
+                f"| {probe['fp32_gflops']:.0f} | {_format(int8, '{:.0f}')} "
+                f"| {2 * row['gmacs'] / probe['fp32_gflops'] * 1e3:.2f} "
+                f"| {_format(int8 and row['gmacs'] / int8 * 1e3, '{:.2f}')} |"
+            )
+    return [
+        "",
+        "## Machine rate and floors, round by round",
+        "",
+        "Measured in a process of its own at the start of each round: TensorFlow's "
+        "float32 1024² matrix multiply, and ONNX Runtime's uint8 × int8 matrix "
+        "multiply at the transformer's layer shapes. A floor is the model's "
+        "multiply-accumulates of linear and convolution layers at that rate: the "
+        "least time the model can take in that round, before any other op.",
+        "",
+        "| preset | round | engine order | fp32 GFLOP/s | int8 GMAC/s "
+        "| fp32 floor ms | int8 floor ms |",
+        "|---|---|---|---|---|---|---|",
+        *lines,
+    ]
+
+
+def _timing_cells(r):
+    """Model median (spread over rounds) and the ratio to the round's floor."""
+    spread = f"{min(r['model_ms_rounds']):.1f}–{max(r['model_ms_rounds']):.1f}"
+    ratio = _format(r["floor_ratio"], "{:.2f}")
+    return f"{r['model_median_ms']:.1f} ({spread}) | {ratio} ({r['floor_kind']})"
+
+
 def to_markdown(rows, settings, sequences):
     """The Markdown report of all rows.
 
@@ -123,6 +160,7 @@ def to_markdown(rows, settings, sequences):
         settings: `BenchSettings`. Named in the command line of the report.
         sequences: list of `Sequence`. The tracked sequences.
     """
+    rounds = settings.rounds
     frames = sum(
         len(s) if settings.max_frames is None else min(len(s), settings.max_frames)
         for s in sequences
@@ -133,7 +171,8 @@ def to_markdown(rows, settings, sequences):
         f"Command: `loretrack bench --presets {','.join(settings.presets)} "
         f"--engines {','.join(settings.engines)} "
         f"--sequences {settings.sequences} --threads {settings.threads} --calibration "
-        f"{settings.calibration} --calibration-frames {settings.calibration_frames}"
+        f"{settings.calibration} --calibration-frames {settings.calibration_frames} "
+        f"--rounds {rounds}"
         f"{f' --max-frames {settings.max_frames}' if settings.max_frames else ''}`",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs; keras_loretrack "
         f"{__version__}; {datetime.date.today().isoformat()}. "
@@ -141,10 +180,18 @@ def to_markdown(rows, settings, sequences):
         f"Sequences: {', '.join(s.name for s in sequences)} ({frames} frames).",
         "",
         "- model: the engine call alone; step: `Tracker.track` (crop, normalise, "
-        f"model, window, decode). Engines run round-robin in chunks of {CHUNK} "
-        f"frames in one process, {SETTLE_SECONDS} s apart, each runtime waiting for "
-        "work as it does by default (ONNX Runtime's and OpenMP's workers spin); "
-        "median and p90 over all tracked frames.",
+        "model, window, decode). Each engine is timed alone in a fresh process of "
+        f"its own (opened, {WARMUP_CALLS} warm-up steps, then every sequence) while "
+        f"nothing else of the bench runs, once in each of {rounds} rounds, the "
+        "engines' order reversed every other round; each runtime waits for work as "
+        "it does by default. Median and p90 over the frames of a round, then the "
+        "median over rounds; in brackets the lowest and highest round.",
+        "- × floor: model median over the floor measured in the same round (see "
+        '"Machine rate and floors" below), median over rounds. int8 floor for '
+        "engines whose "
+        f"products are int8 ({', '.join(INT8_QUANTIZATIONS)} quantisation), fp32 "
+        "floor for the others (float32, and fp16 weights, which run float32 "
+        "products on x86); which one in brackets.",
         "- max abs diff: largest |engine - Keras float32| of the score / size / "
         f"offset maps over {FIDELITY_PAIRS} real crop pairs (maps are in [0, 1], "
         "offsets raw).",
@@ -153,50 +200,31 @@ def to_markdown(rows, settings, sequences):
         "float32's (open loop: one step, same input).",
         "- tracker IoU: mean IoU against the Keras float32 tracker's boxes over every "
         "frame after the first, each tracker running on its own previous boxes "
-        "(closed loop).",
+        "(closed loop; boxes of the first round).",
         "- peak RSS: of a fresh process that imports the runtime, opens the engine "
         "and runs it; in brackets the part above its size after the imports "
         "(TensorFlow is imported in every case: the tracker package needs it). "
         "File MB: the exported file.",
         "",
-        "| preset | engine | file MB | peak RSS MB (engine) | model median ms "
-        "| model p90 ms "
+        "| preset | engine | file MB | peak RSS MB (engine) | model median ms (rounds) "
+        "| × floor | model p90 ms "
         "| step median ms | step p90 ms | fps | max abs diff score / size / offset "
         "| crop-box IoU | tracker IoU |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         diff = " / ".join(f"{r['max_diff'][k]:.2g}" for k in MAP_NAMES)
         lines.append(
             f"| {r['preset']} | {r['engine']} | {_format(r['file_mb'])} "
             f"| {r['peak_rss_mb']:.0f} ({r['engine_rss_mb']:.0f}) "
-            f"| {r['model_median_ms']:.1f} "
+            f"| {_timing_cells(r)} "
             f"| {r['model_p90_ms']:.1f} | {r['step_median_ms']:.1f} "
             f"| {r['step_p90_ms']:.1f} | {r['fps']:.1f} | {diff} "
             f"| {r['crop_iou']:.3f} | {r['mean_iou']:.3f} |"
         )
     weights = sorted({r["weights"] for r in rows})
     lines += ["", f"Weights: {', '.join(weights)}."]
-    for preset in dict.fromkeys(r["preset"] for r in rows):
-        row = next(r for r in rows if r["preset"] == preset)
-        before, after = row["matmul_gflops"]
-        lines.append(
-            f"{preset}: float32 1024² matrix multiply ran at {before:.0f} GFLOP/s "
-            f"before and {after:.0f} GFLOP/s after the timed tracking "
-            f"({settings.threads} threads, TensorFlow): the machine's speed while it "
-            "was measured."
-        )
-        if row.get("int8_matmul_gmacs"):
-            before, after = row["int8_matmul_gmacs"]
-            floor_ms = row["gmacs"] / max(before, after) * 1e3
-            lines.append(
-                f"{preset}: ONNX Runtime's uint8 × int8 matrix multiply at the "
-                f"transformer's layer shapes ran at {before:.0f} GMAC/s before and "
-                f"{after:.0f} GMAC/s after the timed tracking: at the faster rate, the "
-                f"model's {row['gmacs']:.2f} GMAC of linear and convolution layers "
-                f"need at least {floor_ms:.1f} ms in int8 on this machine, before any "
-                "other op."
-            )
+    lines += _rounds_table(rows)
     lines += _sequences_table(rows, sequences)
     lines += _choices_table(rows)
     return "\n".join(lines) + "\n"

@@ -15,12 +15,14 @@ For each preset x engine: median and p90 ms of the model call and of the whole t
 step, fps, file MB, peak RSS, and fidelity to the Keras float32 model: the largest
 absolute difference of each map on real crops, and the mean IoU of the tracker's boxes
 against the Keras float32 tracker's over every frame of the real sequences (also per
-sequence, beside each tracker's IoU against the ground truth). All engines
-run in one process, round-robin in chunks of frames, so that the load of other processes
-falls on all of them alike; each runtime waits for work as it does by default (ONNX
-Runtime's and OpenMP's workers spin), with a pause after each chunk that lets spinning
-workers go idle before the next engine runs; peak RSS comes from a separate process per
-engine. Engines: keras, tflite-fp32, tflite-fp16, tflite-dynamic, tflite-int8,
+sequence, beside each tracker's IoU against the ground truth). Each engine is timed
+alone in a fresh process of its own (runtimes sharing a process compete: ONNX Runtime's
+and OpenMP's workers spin while they wait), once per round, the engines' order reversed
+every other round; every round first measures the machine's float32 and int8 matrix-
+multiply rates in a process of its own, and each engine is also reported as a ratio to
+its floor in the same round (the model's multiply-accumulates at the int8 rate for int8
+engines, at the float32 rate for the others). Peak RSS comes from a separate process
+per engine. Engines: keras, tflite-fp32, tflite-fp16, tflite-dynamic, tflite-int8,
 tflite-int8-mixed, onnx, onnx-dynamic, onnx-int8, onnx-int8-unfused (no LayerNorm / GELU
 rewrites), onnx-dynamic-8bit and onnx-int8-8bit (8-bit instead of 7-bit weights),
 torch-fp32 and torch-int8 (PyTorch dynamic int8 of the Linear layers; the reference
@@ -70,6 +72,12 @@ def add_parser(subparsers):
         help="track at most this many frames per sequence (default: all)",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of timing, each engine alone in its own process (default 3)",
+    )
+    parser.add_argument(
         "--work-dir",
         default=os.path.join("benchmarks", "work", "export"),
         help="exported files and partial results (resume)",
@@ -100,6 +108,8 @@ def run(args):
         presets = parse_list(args.presets, what="preset")
         if args.threads < 1:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        if args.rounds < 1:
+            raise ValueError(f"--rounds must be >= 1, got {args.rounds}")
         settings = BenchSettings(
             presets=presets,
             engines=engines,
@@ -108,6 +118,7 @@ def run(args):
             calibration=args.calibration,
             calibration_frames=args.calibration_frames,
             max_frames=args.max_frames,
+            rounds=args.rounds,
             work_dir=args.work_dir,
             seed=args.seed,
             load_weights=args.load_weights,
