@@ -1,0 +1,315 @@
+"""Post-training vs quantization-aware int8, per export mode, as a Markdown table.
+
+    python benchmarks/quantization_aware.py --presets mini_teacher mini_student \
+        --steps 300 --work /tmp/qat_bench \
+        --output benchmarks/results/quantization_aware.md
+
+For each trained preset and export mode (TFLite int8-mixed, TFLite int8, ONNX
+Runtime static int8), two files of the same network:
+
+- post-training: `keras_loretrack.export` with ranges calibrated on 64 crop
+  pairs of procedural *training* videos;
+- quantization-aware: `recipes/quantization_aware.py` fine-tunes the preset
+  for `--steps` batches of 16 procedural *training* pairs, distilled from the
+  float preset itself (Disc-KD and QKV-KD weight 1, tracking loss ×
+  `--tracking-weight`, `--learning-rate` for backbone and head, no stochastic
+  depth), with 8-bit weights for TFLite and 7-bit for ONNX Runtime, then
+  exports it with the ranges it learned (TFLite int8 calibrates its remaining
+  tensors on the same 64 pairs).
+
+Each file then tracks the procedural *test* videos (split "test", never
+trained or calibrated on) and the real sequence `bag` (read only, measured
+only), keeping those where the Keras float32 preset succeeds (its SUC on the
+video at least `SUCCESS_SUC`): the question is whether int8 keeps a working
+tracker working. Reported: the tracker's mean IoU
+against the float32 tracker's boxes (closed loop, frames after the first),
+its ground-truth SUC (AUC of the success plot, percent), and the largest map
+difference from float32 on 32 crop pairs of the test videos (open loop).
+"""
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from keras_loretrack.atomic_files import write_text
+from keras_loretrack.benchmarking.fidelity import mean_iou
+from keras_loretrack.evaluation.scoring import evaluate_tracker
+from keras_loretrack.export import calibration_samples, export_onnx, export_tflite
+from keras_loretrack.models import LoReTrack
+from keras_loretrack.quantization_aware import load_quantization_aware
+from keras_loretrack.sequences import Sequence
+from keras_loretrack.sequences.procedural import procedural_dataset
+from keras_loretrack.sequences.procedural.dataset import write_sequence
+from keras_loretrack.tracking import Tracker
+from keras_loretrack.tracking.engines import MAP_NAMES, KerasEngine
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_SEQUENCES = os.environ.get(
+    "LORETRACK_SEQUENCES", os.path.join(ROOT, "..", "shared/data/sequences")
+)
+# (format, quantization, weight bits of the quantization-aware run)
+MODES = (("tflite", "int8-mixed", 8), ("tflite", "int8", 8), ("onnx", "int8", 7))
+CALIBRATION_VIDEOS, CALIBRATION_FRAMES, CALIBRATION_PAIRS = 4, 60, 64
+TEST_VIDEOS, TEST_FRAMES, MAP_PAIRS = 12, 100, 32
+BATCH = 16
+SUCCESS_SUC = 50.0
+
+
+def in_memory(sequence):
+    """The sequence with its frames decoded once (every tracker reads them)."""
+    frames = [sequence.frame(i) for i in range(len(sequence))]
+    return Sequence(
+        name=sequence.name,
+        frames=frames.__getitem__,
+        num_frames=len(frames),
+        ground_truth=sequence.ground_truth,
+        visible=sequence.visible,
+        dataset=sequence.dataset,
+    )
+
+
+def training_videos(folder):
+    """Procedural training-split videos on disk (the recipe's `--calibration`)."""
+    for sequence in procedural_dataset(
+        CALIBRATION_VIDEOS, split="train", num_frames=CALIBRATION_FRAMES
+    ):
+        write_sequence(sequence, os.path.join(folder, sequence.name))
+    return folder
+
+
+def fine_tune(preset, bits, args, run, calibration_dir, modes):
+    """Runs the recipe once (kept: a finished run folder is reused)."""
+    targets = [(f, q) for f, q, b in modes if b == bits]
+    if all(os.path.isfile(os.path.join(run, f"model_{q}.{f}")) for f, q in targets):
+        return None
+    started = time.perf_counter()
+    command = [
+        sys.executable,
+        os.path.join(ROOT, "recipes", "quantization_aware.py"),
+        f"--preset={preset}",
+        f"--weight-bits={bits}",
+        "--data=procedural=64",
+        "--epochs=1",
+        f"--samples-per-epoch={args.steps * BATCH}",
+        f"--batch-size={BATCH}",
+        f"--learning-rate={args.learning_rate}",
+        f"--tracking-weight={args.tracking_weight}",
+        "--backbone-multiplier=1",
+        "--workers=2",
+        "--skip-eval",
+        "--verbose=2",
+        f"--calibration={calibration_dir}",
+        f"--output={run}",
+    ] + [f"--export={f}:{q}" for f, q in targets]
+    subprocess.run(command, check=True, env={**os.environ, "PYTHONPATH": ROOT})
+    return time.perf_counter() - started
+
+
+def post_training(model, preset, folder, calibration, modes):
+    """The post-training file of every mode (kept when already written)."""
+    paths = {}
+    for fmt, quantization, _ in modes:
+        path = os.path.join(folder, f"ptq_{quantization}.{fmt}")
+        if not os.path.isfile(path):
+            export = export_tflite if fmt == "tflite" else export_onnx
+            export(model, path, quantization, calibration, preset=preset)
+        paths[fmt, quantization] = path
+    return paths
+
+
+def run_tracker(tracker, sequences):
+    result = evaluate_tracker(tracker, sequences)
+    boxes = {s["name"]: s["boxes"] for s in result["sequences"]}
+    return boxes, result["overall"]["auc"], result["sequences"]
+
+
+def succeeded(tracker, sets):
+    """Each set reduced to the videos the float tracker follows."""
+    kept = {}
+    for name, sequences in sets.items():
+        scores = {s["name"]: s["auc"] for s in run_tracker(tracker, sequences)[2]}
+        chosen = [s for s in sequences if scores[s.name] >= SUCCESS_SUC]
+        if chosen:
+            kept[name] = chosen
+    return kept
+
+
+def map_difference(engine, reference, pairs):
+    worst = dict.fromkeys(MAP_NAMES, 0.0)
+    for pair, expected in zip(pairs, reference):
+        out = engine(pair["template"], pair["search"])
+        for name in MAP_NAMES:
+            worst[name] = max(
+                worst[name], float(np.abs(out[name] - expected[name]).max())
+            )
+    return worst
+
+
+def measure(engine, sets, reference, pairs, reference_maps):
+    tracker = Tracker(engine)
+    row = {"maps": map_difference(engine, reference_maps, pairs)}
+    for name, sequences in sets.items():
+        boxes, suc, _ = run_tracker(tracker, sequences)
+        row[name] = {"iou": mean_iou(boxes, reference[name]), "suc": suc}
+    row["partitions"] = getattr(engine, "delegate_partitions", None)
+    return row
+
+
+def benchmark_preset(preset, args, sets, calibration_dir, test_pairs, modes):
+    folder = os.path.join(args.work, preset)
+    os.makedirs(folder, exist_ok=True)
+    model = LoReTrack.from_preset(preset)
+    calibration = calibration_samples(
+        [
+            Sequence.from_otb_folder(os.path.join(calibration_dir, n))
+            for n in sorted(os.listdir(calibration_dir))
+        ],
+        model,
+        CALIBRATION_PAIRS,
+    )
+    pairs = calibration_samples(test_pairs, model, MAP_PAIRS)
+    float_engine = KerasEngine(model)
+    reference_maps = [float_engine(p["template"], p["search"]) for p in pairs]
+    sets = succeeded(Tracker(float_engine), sets)
+    reference, float_suc = {}, {}
+    for name, sequences in sets.items():
+        reference[name], float_suc[name], _ = run_tracker(
+            Tracker(float_engine), sequences
+        )
+    rows = {"float32": {"suc": float_suc}}
+    ptq = post_training(model, preset, folder, calibration, modes)
+    train_seconds = {}
+    for bits in sorted({b for _, _, b in modes}):
+        run = os.path.join(folder, f"qat{bits}")
+        train_seconds[bits] = fine_tune(preset, bits, args, run, calibration_dir, modes)
+        qat = load_quantization_aware(os.path.join(run, "preset"))
+        rows[f"keras fake-quant {bits}-bit"] = measure(
+            KerasEngine(qat), sets, reference, pairs, reference_maps
+        )
+    for fmt, quantization, bits in modes:
+        for kind, path in (
+            ("post-training", ptq[fmt, quantization]),
+            (
+                "quantization-aware",
+                os.path.join(folder, f"qat{bits}", f"model_{quantization}.{fmt}"),
+            ),
+        ):
+            engine = Tracker.from_file(path, num_threads=args.threads).engine
+            rows[f"{fmt} {quantization} {kind}"] = measure(
+                engine, sets, reference, pairs, reference_maps
+            )
+            print(preset, fmt, quantization, kind, rows[f"{fmt} {quantization} {kind}"])
+    return rows, train_seconds, sets
+
+
+def _f(value, spec="{:.3f}"):
+    return "–" if value is None else spec.format(value)
+
+
+def report(results, args):
+    names = list(dict.fromkeys(n for _, _, sets in results.values() for n in sets))
+    lines = [
+        "# Post-training vs quantization-aware int8 (miniature presets)",
+        "",
+        "Command: `python benchmarks/quantization_aware.py "
+        + " ".join(sys.argv[1:])
+        + "`",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs; "
+        f"{time.strftime('%Y-%m-%d')}; {args.threads} runtime threads.",
+        "",
+        __doc__.split("\n\n", 2)[2].strip(),
+        "",
+        *(
+            f"Sequences {preset} follows: "
+            + ", ".join(
+                f"{k} ({len(v)} videos, {sum(map(len, v))} frames)"
+                for k, v in sets.items()
+            )
+            + "."
+            for preset, (_, _, sets) in results.items()
+        ),
+        "",
+        "| preset | file | tracker IoU vs float32: "
+        + " / ".join(names)
+        + " | SUC: "
+        + " / ".join(names)
+        + " | max abs map diff score / size / offset | XNNPACK partitions |",
+        "|---|---|---|---|---|---|",
+    ]
+    for preset, (rows, train_seconds, _) in results.items():
+        for label, row in rows.items():
+            if label == "float32":
+                suc, iou = row["suc"], "1"
+            else:
+                suc = {n: row[n]["suc"] for n in names if n in row}
+                iou = " / ".join(_f(row.get(n, {}).get("iou")) for n in names)
+            maps = (
+                "0"
+                if label == "float32"
+                else " / ".join(_f(row["maps"][m], "{:.2g}") for m in MAP_NAMES)
+            )
+            lines.append(
+                f"| {preset} | {label} | {iou} | "
+                + " / ".join(_f(suc.get(n), "{:.1f}") for n in names)
+                + f" | {maps} | {_f(row.get('partitions'), '{}')} |"
+            )
+        spent = ", ".join(
+            f"{bits}-bit {_f(s, '{:.0f}')} s" for bits, s in train_seconds.items()
+        )
+        lines.append(
+            f"| {preset} | fine-tuning time ({args.steps} steps) | {spent} | | | |"
+        )
+    write_text(args.output, "\n".join(lines) + "\n")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--presets", nargs="+", default=["mini_teacher", "mini_student"]
+    )
+    parser.add_argument("--steps", type=int, default=300, help="fine-tuning batches")
+    parser.add_argument("--learning-rate", type=float, default=5e-5)
+    parser.add_argument("--tracking-weight", type=float, default=0.0)
+    parser.add_argument("--work", required=True, help="folder for runs and files")
+    parser.add_argument("--sequences", default=DEFAULT_SEQUENCES)
+    parser.add_argument("--real", nargs="*", default=["bag"], help="real sequences")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=[f"{f}:{q}" for f, q, _ in MODES],
+        default=[f"{f}:{q}" for f, q, _ in MODES],
+        help="export modes to compare",
+    )
+    parser.add_argument("--test-videos", type=int, default=TEST_VIDEOS)
+    parser.add_argument("--output", required=True)
+    args = parser.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    calibration_dir = training_videos(os.path.join(args.work, "train_videos"))
+    test = [
+        in_memory(s)
+        for s in procedural_dataset(
+            args.test_videos, split="test", num_frames=TEST_FRAMES
+        )
+    ]
+    sets = {"procedural": test}
+    if args.real:
+        sets["bag" if args.real == ["bag"] else "real"] = [
+            in_memory(Sequence.from_otb_folder(os.path.join(args.sequences, name)))
+            for name in args.real
+        ]
+    modes = [m for m in MODES if f"{m[0]}:{m[1]}" in args.modes]
+    results = {
+        preset: benchmark_preset(preset, args, sets, calibration_dir, test, modes)
+        for preset in args.presets
+    }
+    report(results, args)
+
+
+if __name__ == "__main__":
+    main()
