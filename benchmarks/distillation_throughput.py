@@ -9,11 +9,18 @@ in-memory batch (no input pipeline): the baseline on crops at the student's
 size with the tracking losses (`LoReTrack.compile/fit` path), the distiller on
 crops at the teacher's size, which it resizes for the student, adding the
 frozen teacher's inference forward and the Disc/QKV-KD losses. The teacher
-forward alone is timed too: the distillation overhead should be about that.
+forward alone is timed too: the distillation overhead should be about that,
+so the headline is the ratio of a distillation step to (a baseline step + a
+teacher forward) at the same batch, which should stay at or below about 1.1.
 Each variant's `train_step` is a compiled `tf.function` (optionally XLA),
 warmed up, then the variants are called in turn `--steps` times (so load from
-other processes hits all alike); the table gives median and p90 step times.
-Random weights (speed does not depend on them).
+other processes hits all alike); the table gives median and p90 step times,
+and TensorFlow's float32 matmul rate (`machine_speed.matmul_gflops`) just
+before and after the timed steps. Random weights (speed does not depend on
+them).
+
+The output file holds one section per student/teacher pair: a run replaces its
+own pair's section and keeps the others.
 """
 
 import argparse
@@ -28,6 +35,7 @@ from tqdm import tqdm
 
 from keras_loretrack import LoReTrack
 from keras_loretrack.atomic_files import write_text
+from keras_loretrack.benchmarking.machine_speed import matmul_gflops
 from keras_loretrack.data.crops import CropGeometry
 from keras_loretrack.models.loretrack_distiller import LoReTrackDistiller
 from keras_loretrack.training import build_optimizer
@@ -108,6 +116,7 @@ def measure(args):
         lambda x: teacher_features(x, training=False)["search_features"],
         jit_compile=args.jit_compile,
     )
+    probes = [matmul_gflops(os.cpu_count())]
     timings = time_round_robin(
         {
             "baseline": train_step_function(baseline, small, args.jit_compile),
@@ -117,6 +126,7 @@ def measure(args):
         args.steps,
         args.warmup,
     )
+    probes.append(matmul_gflops(os.cpu_count()))
     student_sizes = f"{student.search_size}/{student.template_size}"
     teacher_sizes = f"{teacher.search_size}/{teacher.template_size}"
     rows = [
@@ -128,10 +138,38 @@ def measure(args):
         ),
         ("teacher inference forward only", teacher_sizes, *timings["teacher"]),
     ]
-    return rows, student, teacher
+    return rows, student, teacher, probes
 
 
-def to_markdown(rows, student, teacher, args, load):
+SECTION = "## "
+TITLE = "# Training throughput: baseline vs LoReTrack distillation"
+
+
+def section_heading(args):
+    return f"{SECTION}Student `{args.student}`, teacher `{args.teacher}`"
+
+
+def merge_section(existing, heading, body):
+    """The file's text with `heading`'s section replaced by (or given) `body`.
+
+    Sections start at lines beginning with `## `; text before the first one is
+    replaced by the title.
+    """
+    sections, current = {}, None
+    for line in existing.splitlines():
+        if line.startswith(SECTION):
+            current = line
+            sections[current] = []
+        elif current is not None:
+            sections[current].append(line)
+    sections[heading] = body.splitlines()
+    parts = [TITLE]
+    for name, lines in sections.items():
+        parts += ["", name, "", "\n".join(lines).strip("\n")]
+    return "\n".join(parts) + "\n"
+
+
+def to_markdown(rows, student, teacher, args, load, probes):
     command = (
         f"python benchmarks/distillation_throughput.py --student {args.student} "
         f"--teacher {args.teacher} --batch-size {args.batch_size} "
@@ -139,9 +177,8 @@ def to_markdown(rows, student, teacher, args, load):
         f"{' --jit-compile' if args.jit_compile else ''}"
     )
     baseline_ms, distil_ms, teacher_ms = (r[2] * 1e3 for r in rows)
+    ratio = distil_ms / (baseline_ms + teacher_ms)
     lines = [
-        "# Training throughput: baseline vs LoReTrack distillation",
-        "",
         f"Command: `{command}`",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} "
         f"CPUs, TensorFlow {tf.__version__}, Keras {keras.__version__}, XLA "
@@ -151,6 +188,13 @@ def to_markdown(rows, student, teacher, args, load):
         f"teacher `{args.teacher}` ({teacher.count_params() / 1e6:.2f} M params), "
         f"batch {args.batch_size}, {args.steps} timed steps after {args.warmup} "
         "warm-up steps.",
+        "",
+        f"Machine rate (TensorFlow float32 matmul, {os.cpu_count()} threads): "
+        f"{probes[0]:.1f} GFLOP/s before the timed steps, {probes[1]:.1f} after.",
+        "",
+        f"**Distillation step / (baseline step + teacher forward): {ratio:.2f}×** "
+        f"({distil_ms:.1f} ms / ({baseline_ms:.1f} + {teacher_ms:.1f}) ms, "
+        "medians; target ≤ 1.1×).",
         "",
         "| variant | search/template px | median ms/step | p90 ms/step | steps/s |",
         "|---|---|---|---|---|",
@@ -187,10 +231,14 @@ def main():
     )
     args = parser.parse_args()
     load = os.getloadavg()[0]
-    rows, student, teacher = measure(args)
-    table = to_markdown(rows, student, teacher, args, load)
-    print(table)
-    write_text(args.output, table)
+    rows, student, teacher, probes = measure(args)
+    body = to_markdown(rows, student, teacher, args, load, probes)
+    print(body)
+    existing = ""
+    if os.path.isfile(args.output):
+        with open(args.output, encoding="utf-8") as f:
+            existing = f.read()
+    write_text(args.output, merge_section(existing, section_heading(args), body))
 
 
 if __name__ == "__main__":

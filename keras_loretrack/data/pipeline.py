@@ -5,6 +5,11 @@ Generator drives the pair sampler, the augmentation and the jitter, and the
 crops are made in numpy/OpenCV by `sample_target`, the tracker's own crop. The
 map over sample indices is parallel but ordered (`deterministic=True`), so two
 datasets built with the same arguments give bit-identical batches.
+Building a dataset sets OpenCV to one thread (`cv2.setNumThreads(1)`): the map
+already prepares one sample per core, and OpenCV's own pool on top of it only
+oversubscribes them (on 2 cores it cost a quarter of the pairs per second, see
+`benchmarks/results/data_throughput.md`); OpenCV's results do not depend on
+its thread count.
 
 The crops take a model's `CropGeometry` (for LoReTrack, the teacher's). Target
 box in the search crop: the crop of side `crop_size = ceil(sqrt(w'h')·factor)`
@@ -26,6 +31,7 @@ the samples of epoch e. After a restart, build the dataset with
 `num_epochs=E` gives a finite dataset of E epochs instead (`len()` works).
 """
 
+import cv2
 import numpy as np
 
 from keras_loretrack.data.augmentation import PairAugmentation
@@ -163,6 +169,7 @@ def _pair_dataset(
 ):
     import tensorflow as tf
 
+    cv2.setNumThreads(1)
     geometry = processor.geometry
     search_shape = (geometry.search_size, geometry.search_size, 3)
     template_shape = (geometry.template_size, geometry.template_size, 3)

@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 from conftest import rect_sequence
@@ -129,6 +130,27 @@ def test_same_seed_same_batches_also_in_parallel():
     assert len(first) == 3
     other = _batches(make_training_dataset(sources, seed=6, **kwargs))
     assert not np.array_equal(first[0][1], other[0][1])
+
+
+def test_dataset_runs_opencv_single_threaded_with_the_same_crops():
+    """The map parallelises samples; OpenCV's own pool would oversubscribe."""
+    sources = [procedural_dataset(2, num_frames=8, image_size=(480, 640))]
+    geometry = CropGeometry(256, 128, 5.0, 2.0)
+    before = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(4)
+        processor = PairProcessor(PairSampler(sources), geometry, seed=3)
+        expected = [processor(0, index) for index in range(2)]
+        dataset = make_training_dataset(
+            sources, geometry=geometry, batch_size=2, samples_per_epoch=2, seed=3
+        )
+        assert cv2.getNumThreads() == 1
+        (template, search, box) = _batches(dataset, 1)[0]
+    finally:
+        cv2.setNumThreads(before)
+    np.testing.assert_array_equal(template, [s["template"] for s in expected])
+    np.testing.assert_array_equal(search, [s["search"] for s in expected])
+    np.testing.assert_array_equal(box, [s["box"] for s in expected])
 
 
 def test_epochs_differ_and_resume_continues_the_stream():
