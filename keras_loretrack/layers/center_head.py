@@ -64,7 +64,10 @@ class CenterHead(keras.layers.Layer):
     Each branch is 4 × [Conv 3x3 → BatchNorm → ReLU] with `channels`, then a
     1x1 conv to 1 (ctr), 2 (offset x, y) or 2 (size w, h) channels. Score and
     size pass through a sigmoid clipped to [1e-4, 1 - 1e-4]; offset stays raw.
-    The score conv's bias starts at `SCORE_PRIOR_BIAS` (score 0.01).
+    The score conv's bias starts at `SCORE_PRIOR_BIAS` (score 0.01). In
+    training, BatchNorm's statistics cover the global batch under
+    tf.distribute (synchronised over replicas), so a run ends the same however
+    many devices split its batch.
 
     Args:
         channels: tuple of int. Widths of the four conv stages.
@@ -97,6 +100,7 @@ class CenterHead(keras.layers.Layer):
                 norm = keras.layers.BatchNormalization(
                     epsilon=self.batch_norm_epsilon,
                     momentum=0.9,
+                    synchronized=keras.backend.backend() == "tensorflow",
                     dtype=self.dtype_policy,
                     name=f"{branch}_norm{stage}",
                 )

@@ -14,6 +14,7 @@ Gaussian that falls on the grid, as OSTrack's `draw_gaussian` does.
 from keras import ops
 
 from keras_loretrack.losses.paper_defaults import FOCAL_WEIGHT, GIOU_WEIGHT, L1_WEIGHT
+from keras_loretrack.losses.replicas import share_of_total_count
 
 SCORE_CLIP = 1e-4
 
@@ -76,7 +77,10 @@ def focal_loss(heatmap, score_map, alpha=2.0, beta=4.0):
     """CenterNet's focal loss, normalised by the number of peaks in the batch.
 
     `-[Σ_pos log p (1-p)^α + Σ_neg log(1-p) p^α (1-y)^β] / max(N_pos, 1)`; a
-    cell is positive where the heatmap is exactly 1.
+    cell is positive where the heatmap is exactly 1. Under tf.distribute N_pos
+    counts the global batch (`share_of_total_count`), so that the update does
+    not depend on how the batch is split over devices (a centre outside the
+    grid has no peak, so replicas' counts differ).
 
     Args:
         heatmap: tensor (B, fs, fs). Targets from `center_heatmap`.
@@ -101,7 +105,7 @@ def focal_loss(heatmap, score_map, alpha=2.0, beta=4.0):
         * ops.power(1.0 - heatmap, beta)
         * negative
     )
-    num_positive = ops.maximum(ops.sum(positive), 1.0)
+    num_positive = share_of_total_count(ops.sum(positive))
     return -(ops.sum(positive_loss) + ops.sum(negative_loss)) / num_positive
 
 

@@ -7,6 +7,7 @@ from keras_loretrack.losses.replicas import scale_for_replicas
 from keras_loretrack.losses.tracking import tracking_loss
 from keras_loretrack.models import preset_io
 from keras_loretrack.models.loretrack_backbone import LoReTrackBackbone
+from keras_loretrack.models.multi_worker_fit import MultiWorkerFit
 
 HEAD_OUTPUTS = ("score_map", "size_map", "offset_map", "boxes")
 LOSS_TERMS = ("focal", "giou", "l1", "iou")
@@ -29,7 +30,7 @@ def _check_inputs(inputs):
 
 
 @keras.saving.register_keras_serializable(package="keras_loretrack")
-class LoReTrack(keras.Model):
+class LoReTrack(MultiWorkerFit, keras.Model):
     """The LoReTrack / OSTrack tracker network.
 
     Args:

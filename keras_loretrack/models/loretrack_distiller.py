@@ -12,6 +12,7 @@ from keras_loretrack.losses.replicas import scale_for_replicas
 from keras_loretrack.losses.tracking import tracking_loss
 from keras_loretrack.models.loretrack import LoReTrack
 from keras_loretrack.models.loretrack_backbone import QKV_KEYS, block_output_name
+from keras_loretrack.models.multi_worker_fit import MultiWorkerFit
 
 METRIC_NAMES = ("loss", "focal", "giou", "l1", "iou", "disc", "qkv", "mask_fraction")
 
@@ -35,7 +36,7 @@ def _resize_images(images, size):
 
 
 @keras.saving.register_keras_serializable(package="keras_loretrack")
-class LoReTrackDistiller(keras.Model):
+class LoReTrackDistiller(MultiWorkerFit, keras.Model):
     """Trains a low-resolution student `LoReTrack` from a frozen teacher.
 
     Batches hold the teacher's crops; the student sees them resized (bilinear,
@@ -243,7 +244,9 @@ class LoReTrackDistiller(keras.Model):
     def _record(self, losses):
         for name, tracker in self.loss_trackers.items():
             tracker.update_state(losses[name])
-        return {name: tracker.result() for name, tracker in self.loss_trackers.items()}
+        return self.step_logs(
+            {name: tracker.result() for name, tracker in self.loss_trackers.items()}
+        )
 
     def train_step(self, data):
         import tensorflow as tf

@@ -16,6 +16,10 @@ from keras_loretrack.training.datasets import (
     validation_data,
 )
 from keras_loretrack.training.evaluation import save_and_evaluate
+from keras_loretrack.training.loss_scaling import (
+    ReplicaAgreedLossScaleOptimizer,
+    loss_scaled,
+)
 from keras_loretrack.training.mae import start_from_mae
 from keras_loretrack.training.optimizers import (
     GroupedAdamW,

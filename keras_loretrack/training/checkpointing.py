@@ -16,6 +16,7 @@ the data pipeline resumes from `initial_epoch`
 (`make_training_dataset(initial_epoch=...)`).
 """
 
+import contextlib
 import glob
 import json
 import os
@@ -138,7 +139,10 @@ def restore_checkpoint(model, directory):
             raise ValueError(f"No intact checkpoint left in {directory}")
         return 0
     if model.optimizer is not None and not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
+        # Its variables belong to the strategy the model was compiled under.
+        strategy = getattr(model, "distribute_strategy", None)
+        with strategy.scope() if strategy else contextlib.nullcontext():
+            model.optimizer.build(model.trainable_variables)
     for state in candidates:
         if not _is_damaged(state["weights"]):
             break

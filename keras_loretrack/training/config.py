@@ -41,7 +41,7 @@ class TrainingConfig:
         keep_checkpoints: int or None. Latest epoch checkpoints kept besides
             the best by `val_loss` (None: all).
         jit_compile: bool. Compile with XLA.
-        mixed_precision: bool. float16 (bfloat16 on TPU) compute.
+        mixed_precision: bool. Mixed precision: float16 on GPU, bfloat16 on CPU and TPU.
         strategy: str. `default`, `mirrored`, `multiworker` or `tpu`.
         tpu: str or None. TPU name or address.
         eval_sequences: tuple of str. Sources tracked after training.

@@ -19,6 +19,7 @@ from keras_loretrack.losses.paper_defaults import (
     GLOBAL_CLIPNORM,
     WEIGHT_DECAY,
 )
+from keras_loretrack.training.loss_scaling import loss_scaled
 
 
 @keras.saving.register_keras_serializable(package="keras_loretrack")
@@ -185,7 +186,8 @@ def build_optimizer(
         decay_epoch: int or None. Epoch of the ×0.1 drop (default 80%).
 
     Returns:
-        `GroupedAdamW`.
+        `GroupedAdamW`, inside a `ReplicaAgreedLossScaleOptimizer` when the
+        global dtype policy is `mixed_float16`.
     """
     optimizer = GroupedAdamW(
         learning_rate=step_decay_schedule(
@@ -195,4 +197,4 @@ def build_optimizer(
         global_clipnorm=global_clipnorm,
     )
     optimizer.set_learning_rate_multiplier(backbone_variables, backbone_multiplier)
-    return optimizer
+    return loss_scaled(optimizer)

@@ -154,7 +154,10 @@ def add_training_arguments(
     )
     group.add_argument("--jit-compile", action="store_true", help="XLA")
     group.add_argument(
-        "--mixed-precision", action="store_true", help="float16 (TPU: bfloat16)"
+        "--mixed-precision",
+        action="store_true",
+        help="mixed precision: float16 with loss scaling on GPU, bfloat16 on CPU "
+        "and TPU",
     )
     group.add_argument("--strategy", choices=STRATEGIES, default="default")
     group.add_argument("--tpu", default=None, help="TPU name or address")

@@ -57,9 +57,12 @@ def is_chief(strategy):
 def set_precision(mixed_precision=False, strategy=None):
     """Sets Keras' global dtype policy for models built afterwards.
 
+    float16 needs loss scaling (`keras_loretrack.training.loss_scaled`, which
+    `build_optimizer` applies); bfloat16 keeps float32's range and needs none.
+
     Args:
-        mixed_precision: bool. `mixed_bfloat16` on TPU, `mixed_float16`
-            elsewhere; float32 when False.
+        mixed_precision: bool. `mixed_float16` when TensorFlow sees a GPU,
+            `mixed_bfloat16` on TPU and on CPU; float32 when False.
         strategy: `tf.distribute.Strategy` or None. Decides the TPU case.
 
     Returns:
@@ -67,12 +70,20 @@ def set_precision(mixed_precision=False, strategy=None):
     """
     if not mixed_precision:
         policy = "float32"
-    elif type(strategy).__name__.startswith("TPUStrategy"):
+    elif type(strategy).__name__.startswith("TPUStrategy") or not _sees_a_gpu():
         policy = "mixed_bfloat16"
     else:
         policy = "mixed_float16"
     keras.mixed_precision.set_global_policy(policy)
     return policy
+
+
+def _sees_a_gpu():
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
 
 
 def check_batch_size(batch_size, strategy):
