@@ -1,7 +1,6 @@
 import cv2
 import numpy as np
 import pytest
-from conftest import rect_sequence
 
 from keras_loretrack.data.augmentation import PairAugmentation
 from keras_loretrack.data.crops import (
@@ -20,6 +19,7 @@ from keras_loretrack.data.pipeline import (
 )
 from keras_loretrack.data.sampling import PairSampler, SampledPair, sample_rng
 from keras_loretrack.sequences.procedural import procedural_dataset
+from tests.data.conftest import rect_sequence
 
 SIZES = {"geometry": CropGeometry(48, 24, 5.0, 2.0)}
 GEOMETRY_64 = CropGeometry(64, 32, 5.0, 2.0)
