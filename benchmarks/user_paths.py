@@ -4,7 +4,8 @@
         --output benchmarks/results/user_paths.md
 
 Each path is one command a user types (`loretrack convert`, `track`, `eval`,
-`demo`, and the training recipes), run in its own process under
+`demo`, and the training recipes, also under MirroredStrategy with mixed
+precision and as two local workers), run in its own process under
 `/usr/bin/time -v`, one after the other on an otherwise idle machine. The
 ViT-B presets (res128, res256) carry random weights: memory and time do not
 depend on their values. The inputs are made first and not timed: a checkpoint
@@ -21,6 +22,8 @@ import json
 import os
 import platform
 import re
+import shlex
+import socket
 import subprocess
 import sys
 
@@ -71,12 +74,58 @@ def paths(work):
         python, os.path.join(RECIPES, "train_teacher.py"), "--preset", "res256",
         "--output", os.path.join(work, "teacher256"), *training,
     ]  # fmt: skip
-    commands["distill_student res128 from res256 (4 steps, batch 4)"] = [
-        python, os.path.join(RECIPES, "distill_student.py"),
+    distill = [
+        os.path.join(RECIPES, "distill_student.py"),
         "--teacher", os.path.join(work, "teacher256_preset"), "--student", "res128",
-        "--output", os.path.join(work, "distill128"), *training,
+        *training,
     ]  # fmt: skip
+    commands["distill_student res128 from res256 (4 steps, batch 4)"] = [
+        python, *distill, "--output", os.path.join(work, "distill128"),
+    ]  # fmt: skip
+    name = "distill_student res128 from res256, mirrored on 2 CPU devices, bfloat16"
+    commands[f"{name} (4 steps, batch 4)"] = [
+        python, "-c", TWO_CPU_DEVICES, *distill, "--strategy", "mirrored",
+        "--mixed-precision", "--output", os.path.join(work, "distill128_mirrored"),
+    ]  # fmt: skip
+    baseline = [
+        python, os.path.join(RECIPES, "train_baseline.py"), "--preset", "res128",
+        "--output", os.path.join(work, "baseline128_workers"), *training,
+        "--strategy", "multiworker",
+    ]  # fmt: skip
+    commands["train_baseline res128, 2 local workers (4 steps, batch 4)"] = [
+        "sh",
+        "-c",
+        two_workers(baseline),
+    ]
     return commands
+
+
+TWO_CPU_DEVICES = (
+    "import runpy, sys, tensorflow as tf; "
+    "tf.config.set_logical_device_configuration("
+    "tf.config.list_physical_devices('CPU')[0], "
+    "[tf.config.LogicalDeviceConfiguration()] * 2); "
+    "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+)
+
+
+def two_workers(command):
+    """A shell line starting `command` as two workers of one cluster on loopback."""
+    sockets = [socket.socket() for _ in range(2)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    cluster = [f"localhost:{s.getsockname()[1]}" for s in sockets]
+    for s in sockets:
+        s.close()
+    starts = []
+    for index in range(2):
+        task = {"type": "worker", "index": index}
+        config = {"cluster": {"worker": cluster}, "task": task}
+        starts.append(
+            f"TF_CONFIG={shlex.quote(json.dumps(config))} "
+            f"{shlex.join(command)} & p{index}=$!"
+        )
+    return "; ".join(starts) + "; wait $p0 && wait $p1"
 
 
 def make_inputs(work):
