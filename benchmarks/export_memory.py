@@ -9,7 +9,7 @@ process tree from /proc every 0.2 s and kills the tree above `--limit-gb`
 (the run is then recorded as killed). Peak RSS is the larger of the poller's
 tree maximum and `time -v`'s "Maximum resident set size". Rows are merged into
 the existing table (same preset, format, mode and frame count replaced), which
-is rewritten atomically.
+is rewritten atomically; notes written below the table are kept.
 """
 
 import argparse
@@ -152,19 +152,24 @@ def export_command(preset, fmt, mode, frames, output):
     return command
 
 
-def read_rows(path):
-    """{(preset, format, mode, frames): row line} of an existing table."""
-    rows = {}
+def read_table(path):
+    """({(preset, format, mode, frames): row line}, notes below the table)."""
+    rows, notes, in_table = {}, [], False
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             for line in f:
-                cells = [c.strip() for c in line.strip().strip("|").split("|")]
-                if len(cells) == 7 and cells[0] not in ("preset", "---"):
-                    rows[tuple(cells[:4])] = line.rstrip("\n")
-    return rows
+                line = line.rstrip("\n")
+                if line.startswith("|"):
+                    in_table = True
+                    cells = [c.strip() for c in line.strip("|").split("|")]
+                    if len(cells) == 7 and cells[0] not in ("preset", "---"):
+                        rows[tuple(cells[:4])] = line
+                elif in_table:
+                    notes.append(line)
+    return rows, "\n".join(notes).strip()
 
 
-def to_markdown(rows, limit_gb):
+def to_markdown(rows, limit_gb, notes=""):
     order = {(f, m): i for i, (f, m) in enumerate(parse_modes("tflite:all,onnx:all"))}
     keys = sorted(rows, key=lambda k: (k[0], order.get(k[1:3], 99), k[3]))
     return "\n".join(
@@ -183,6 +188,7 @@ def to_markdown(rows, limit_gb):
             "|---|---|---|---|---|---|---|",
         ]
         + [rows[k] for k in keys]
+        + (["", notes] if notes else [])
         + [""]
     )
 
@@ -198,7 +204,7 @@ def main(argv=None):
     parser.add_argument("--keep-dir", help="keep the exported files in this folder")
     args = parser.parse_args(argv)
     modes = parse_modes(args.modes)
-    rows = read_rows(args.output)
+    rows, notes = read_table(args.output)
     workdir = args.keep_dir or tempfile.mkdtemp(prefix="export-memory-")
     for preset in args.presets.split(","):
         for fmt, mode in modes:
@@ -217,7 +223,7 @@ def main(argv=None):
             print(rows[key], flush=True)
             if os.path.exists(output) and not args.keep_dir:
                 os.remove(output)
-            write_text(args.output, to_markdown(rows, args.limit_gb))
+            write_text(args.output, to_markdown(rows, args.limit_gb, notes))
     if not args.keep_dir:
         os.rmdir(workdir)
 
