@@ -28,6 +28,7 @@ difference from float32 on 32 crop pairs of the test videos (open loop).
 """
 
 import argparse
+import json
 import os
 import platform
 import subprocess
@@ -36,7 +37,7 @@ import time
 
 import numpy as np
 
-from keras_loretrack.atomic_files import write_text
+from keras_loretrack.atomic_files import write_json, write_text
 from keras_loretrack.benchmarking.fidelity import mean_iou
 from keras_loretrack.evaluation.scoring import evaluate_tracker
 from keras_loretrack.export import calibration_samples, export_onnx, export_tflite
@@ -204,7 +205,32 @@ def benchmark_preset(preset, args, sets, calibration_dir, test_pairs, modes):
                 engine, sets, reference, pairs, reference_maps
             )
             print(preset, fmt, quantization, kind, rows[f"{fmt} {quantization} {kind}"])
-    return rows, train_seconds, sets
+    return save_result(folder, args, rows, train_seconds, sets)
+
+
+def _command():
+    return " ".join(["python benchmarks/quantization_aware.py", *sys.argv[1:]])
+
+
+def save_result(folder, args, rows, train_seconds, sets):
+    """The preset's rows with the command that measured them (for `--include`)."""
+    result = {
+        "command": _command(),
+        "steps": args.steps,
+        "rows": rows,
+        "train_seconds": {str(b): s for b, s in train_seconds.items()},
+        "sets": {n: [len(s) for s in v] for n, v in sets.items()},
+    }
+    write_json(os.path.join(folder, "result.json"), result, default=float)
+    return result
+
+
+def load_result(work, preset):
+    path = os.path.join(work, preset, "result.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no saved result of preset {preset!r}")
+    with open(path) as file:
+        return json.load(file)
 
 
 def _f(value, spec="{:.3f}"):
@@ -212,13 +238,18 @@ def _f(value, spec="{:.3f}"):
 
 
 def report(results, args):
-    names = list(dict.fromkeys(n for _, _, sets in results.values() for n in sets))
+    """One table of every preset's rows, headed by the commands that measured them."""
+    names = list(dict.fromkeys(n for r in results.values() for n in r["sets"]))
+    commands = list(dict.fromkeys(r["command"] for r in results.values()))
+    if not args.presets:
+        commands.append(_command() + "  # writes the table")
     lines = [
         "# Post-training vs quantization-aware int8 (miniature presets)",
         "",
-        "Command: `python benchmarks/quantization_aware.py "
-        + " ".join(sys.argv[1:])
-        + "`",
+        "Commands:",
+        "",
+        *(f"    {c}" for c in commands),
+        "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs; "
         f"{time.strftime('%Y-%m-%d')}; {args.threads} runtime threads.",
         "",
@@ -227,11 +258,10 @@ def report(results, args):
         *(
             f"Sequences {preset} follows: "
             + ", ".join(
-                f"{k} ({len(v)} videos, {sum(map(len, v))} frames)"
-                for k, v in sets.items()
+                f"{k} ({len(v)} videos, {sum(v)} frames)" for k, v in r["sets"].items()
             )
             + "."
-            for preset, (_, _, sets) in results.items()
+            for preset, r in results.items()
         ),
         "",
         "| preset | file | tracker IoU vs float32: "
@@ -241,8 +271,8 @@ def report(results, args):
         + " | max abs map diff score / size / offset | XNNPACK partitions |",
         "|---|---|---|---|---|---|",
     ]
-    for preset, (rows, train_seconds, _) in results.items():
-        for label, row in rows.items():
+    for preset, result in results.items():
+        for label, row in result["rows"].items():
             if label == "float32":
                 suc, iou = row["suc"], "1"
             else:
@@ -259,18 +289,44 @@ def report(results, args):
                 + f" | {maps} | {_f(row.get('partitions'), '{}')} |"
             )
         spent = ", ".join(
-            f"{bits}-bit {_f(s, '{:.0f}')} s" for bits, s in train_seconds.items()
+            f"{bits}-bit " + ("run reused" if s is None else f"{s:.0f} s")
+            for bits, s in result["train_seconds"].items()
         )
         lines.append(
-            f"| {preset} | fine-tuning time ({args.steps} steps) | {spent} | | | |"
+            f"| {preset} | fine-tuning time ({result['steps']} steps) | {spent} | | | |"
         )
     write_text(args.output, "\n".join(lines) + "\n")
+
+
+def measure_presets(args):
+    os.makedirs(args.work, exist_ok=True)
+    calibration_dir = training_videos(os.path.join(args.work, "train_videos"))
+    test = [
+        in_memory(s)
+        for s in procedural_dataset(
+            args.test_videos, split="test", num_frames=TEST_FRAMES
+        )
+    ]
+    sets = {"procedural": test}
+    if args.real:
+        sets["bag" if args.real == ["bag"] else "real"] = [
+            in_memory(Sequence.from_otb_folder(os.path.join(args.sequences, name)))
+            for name in args.real
+        ]
+    modes = [m for m in MODES if f"{m[0]}:{m[1]}" in args.modes]
+    return {
+        preset: benchmark_preset(preset, args, sets, calibration_dir, test, modes)
+        for preset in args.presets
+    }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--presets", nargs="+", default=["mini_teacher", "mini_student"]
+        "--presets",
+        nargs="*",
+        default=["mini_teacher", "mini_student"],
+        help="presets to measure (none: only write the table of --include)",
     )
     parser.add_argument("--steps", type=int, default=300, help="fine-tuning batches")
     parser.add_argument("--learning-rate", type=float, default=5e-5)
@@ -287,27 +343,19 @@ def main():
         help="export modes to compare",
     )
     parser.add_argument("--test-videos", type=int, default=TEST_VIDEOS)
+    parser.add_argument(
+        "--include",
+        nargs="*",
+        default=[],
+        help="presets measured by an earlier command with the same --work "
+        "(rows saved in <work>/<preset>/result.json) that join the table; "
+        "with an empty --presets, only the table is written",
+    )
     parser.add_argument("--output", required=True)
     args = parser.parse_args()
-    os.makedirs(args.work, exist_ok=True)
-    calibration_dir = training_videos(os.path.join(args.work, "train_videos"))
-    test = [
-        in_memory(s)
-        for s in procedural_dataset(
-            args.test_videos, split="test", num_frames=TEST_FRAMES
-        )
-    ]
-    sets = {"procedural": test}
-    if args.real:
-        sets["bag" if args.real == ["bag"] else "real"] = [
-            in_memory(Sequence.from_otb_folder(os.path.join(args.sequences, name)))
-            for name in args.real
-        ]
-    modes = [m for m in MODES if f"{m[0]}:{m[1]}" in args.modes]
-    results = {
-        preset: benchmark_preset(preset, args, sets, calibration_dir, test, modes)
-        for preset in args.presets
-    }
+    results = {preset: load_result(args.work, preset) for preset in args.include}
+    if args.presets:
+        results.update(measure_presets(args))
     report(results, args)
 
 
