@@ -336,7 +336,6 @@ def quantize_onnx(
     quantization_tools = require(
         "onnxruntime.quantization", "export", "ONNX quantisation"
     )
-    QuantFormat = quantization_tools.QuantFormat
     QuantType = quantization_tools.QuantType
     quantize_dynamic = quantization_tools.quantize_dynamic
     quantize_static = quantization_tools.quantize_static
@@ -358,18 +357,38 @@ def quantize_onnx(
         float_path,
         output_path,
         _CalibrationReader(calibration),
-        quant_format=QuantFormat.QDQ,
-        op_types_to_quantize=["MatMul", "Conv"],
-        per_channel=True,
         reduce_range=seven_bit_weights,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
         nodes_to_exclude=attention,
-        extra_options={
+        **static_int8_options(quantization_tools),
+    )
+
+
+def static_int8_options(quantization_tools, **extra_options):
+    """`quantize_static` keywords of the package's static int8 scheme.
+
+    QDQ; per-channel int8 weights and uint8 activations on MatMul and Conv;
+    only MatMuls with a constant weight; MatMul outputs left in float. The
+    post-training and the quantization-aware exports share it.
+
+    Args:
+        quantization_tools: module `onnxruntime.quantization`.
+        **extra_options: added to the quantiser's `extra_options`.
+
+    Returns:
+        dict.
+    """
+    return {
+        "quant_format": quantization_tools.QuantFormat.QDQ,
+        "op_types_to_quantize": ["MatMul", "Conv"],
+        "per_channel": True,
+        "activation_type": quantization_tools.QuantType.QUInt8,
+        "weight_type": quantization_tools.QuantType.QInt8,
+        "extra_options": {
             "MatMulConstBOnly": True,
             "OpTypesToExcludeOutputQuantization": ["MatMul"],
+            **extra_options,
         },
-    )
+    }
 
 
 def set_metadata(proto, metadata):

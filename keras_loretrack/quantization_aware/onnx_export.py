@@ -13,6 +13,7 @@ model trained with as `TensorQuantOverrides`: the integers are the model's.
 
 import numpy as np
 
+from keras_loretrack.export.onnx import static_int8_options
 from keras_loretrack.quantization_aware.fake_quant import SMALLEST_RANGE
 from keras_loretrack.quantization_aware.model import quantized_layers
 
@@ -104,12 +105,8 @@ def onnx_quantization(proto, model):
 
 def quantize_with_ranges(float_path, output_path, nodes, ranges, overrides):
     """ONNX Runtime's static QDQ quantisation with `onnx_quantization`'s output."""
-    from onnxruntime.quantization import (
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
+    from onnxruntime import quantization as quantization_tools
+    from onnxruntime.quantization import CalibrationMethod, quantize_static
     from onnxruntime.quantization.calibrate import (
         TensorData,
         TensorsData,
@@ -133,16 +130,10 @@ def quantize_with_ranges(float_path, output_path, nodes, ranges, overrides):
         None,
         calibration_cache_path=cache,
         calibrate_method=CalibrationMethod.MinMax,
-        quant_format=QuantFormat.QDQ,
-        op_types_to_quantize=["MatMul", "Conv"],
         nodes_to_quantize=nodes,
-        per_channel=True,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-        extra_options={
-            "MatMulConstBOnly": True,
-            "OpTypesToExcludeOutputQuantization": ["MatMul"],
-            "TensorQuantOverrides": overrides,
-            "QDQDisableWeightAdjustForInt32Bias": True,
-        },
+        **static_int8_options(
+            quantization_tools,
+            TensorQuantOverrides=overrides,
+            QDQDisableWeightAdjustForInt32Bias=True,
+        ),
     )
