@@ -31,7 +31,6 @@ Every export is loaded in ONNX Runtime and run once before it is written.
 """
 
 import contextlib
-import gc
 import math
 import os
 import shutil
@@ -40,7 +39,8 @@ import tempfile
 import numpy as np
 
 from keras_loretrack.atomic_files import atomic_output
-from keras_loretrack.export.saved_model import SIGNATURE_KEY, export_saved_model
+from keras_loretrack.export.frozen_graph import frozen_signature, release_memory
+from keras_loretrack.export.saved_model import export_saved_model
 from keras_loretrack.optional import require
 from keras_loretrack.tracking.file_metadata import (
     INPUT_NAMES,
@@ -243,13 +243,14 @@ def convert_saved_model(saved_model_dir, opset=MIN_OPSET, rewrite=True):
 
     The steps of tf2onnx's command line for a SavedModel (freeze and optimise
     the TensorFlow graph, convert it, optimise the ONNX graph), with less
-    memory: the TensorFlow graph is released before the ONNX optimiser runs,
-    the optimiser works in place instead of on a deep copy of the graph,
-    weights included, per optimiser and pass, and nodes update into new
-    protos (see `_update_proto_in_fresh_node`). On res128 (ViT-B) the ONNX
-    side now peaks at 3.4 GB instead of growing past 12 GB; the peak of the
-    whole export (8.9 GB) is tf2onnx loading, freezing and grappler-optimising
-    the SavedModel (`benchmarks/results/export_memory.md`).
+    memory: the graph is frozen without the copies tf2onnx's loader keeps
+    (`frozen_graph.frozen_signature`), the TensorFlow graph is released
+    before the ONNX optimiser runs, the optimiser works in place instead of
+    on a deep copy of the graph, weights included, per optimiser and pass,
+    and nodes update into new protos (see `_update_proto_in_fresh_node`).
+    Measured on res128 (ViT-B): 5.8 GB peak for the whole float export,
+    against 8.7 GB through tf2onnx's loader
+    (`benchmarks/results/export_memory.md`).
 
     Args:
         saved_model_dir: str. The SavedModel directory.
@@ -259,20 +260,12 @@ def convert_saved_model(saved_model_dir, opset=MIN_OPSET, rewrite=True):
     """
     import tensorflow as tf
 
-    tf_loader = require("tf2onnx.tf_loader", "export", "ONNX export")
     tfonnx = require("tf2onnx.tfonnx", "export", "ONNX export")
     optimizer = require("tf2onnx.optimizer", "export", "ONNX export")
     tf2onnx_graph = require("tf2onnx.graph", "export", "ONNX export")
 
     check_opset(opset)
-    graph_def, inputs, outputs, renames = tf_loader.from_saved_model(
-        saved_model_dir,
-        None,
-        None,
-        tag="serve",
-        signatures=[SIGNATURE_KEY],
-        return_tensors_to_rename=True,
-    )
+    graph_def, inputs, outputs, renames = frozen_signature(saved_model_dir)
     with tf.device("/cpu:0"), tf.Graph().as_default() as tf_graph:
         tf.import_graph_def(graph_def, name="")
         del graph_def
@@ -287,7 +280,7 @@ def convert_saved_model(saved_model_dir, opset=MIN_OPSET, rewrite=True):
             tensors_to_rename=renames,
         )
     del tf_graph
-    gc.collect()
+    release_memory()
     with _fresh_node_protos(tf2onnx_graph):
         graph = optimizer.optimize_graph(graph, catch_errors=False)
         return graph.make_model("converted from a keras_loretrack SavedModel")
@@ -495,7 +488,7 @@ def export_onnx(
             convert_saved_model(saved_model_dir, opset=opset, rewrite=rewrite),
             float_path,
         )
-        gc.collect()  # the converter's graphs hold reference cycles
+        release_memory()  # the converter's graphs hold reference cycles
         result_path = float_path
         if quantization != "none":
             result_path = os.path.join(workdir, "quantized.onnx")
