@@ -1,22 +1,25 @@
 """
 Title: LoReTrack in miniature: teacher, plain student, distilled student
 Author: keras_loretrack
-Description: The paper's main comparison on procedural videos, on 2 CPU cores.
+Description: The paper's main comparison on procedural videos and still photos, on CPU.
 
 LoReTrack's claim (Dong et al. 2024) is that a low-resolution student trained
 with QKV-KD and Disc-KD from a frozen high-resolution twin tracks better than
 the same student trained on the tracking losses alone. This recipe checks that
 claim in miniature, end to end on a CPU:
 
-1. one fixed set of training pairs is cropped once from procedural videos at the
-   teacher's resolution (`mini_teacher`, search 128 / template 64) and shared by
-   every run, so all students see identical content;
+1. one fixed set of training pairs is cropped once at the teacher's resolution
+   (`mini_teacher`, search 128 / template 64), half from procedural videos and
+   half from still photographs (static-image pairs, as OSTrack uses COCO), and
+   shared by every run, so all students see identical content;
 2. the teacher trains on them with the tracking losses;
 3. the plain student (`mini_student`, 64 / 32, same architecture) trains on the
    same crops resized bilinearly to its size, exactly as the distiller resizes
    them;
-4. the distilled student (QKV-KD + Disc-KD, the paper's weights) and the two
-   ablations (each term alone) train from the frozen teacher on the same data;
+4. the distilled student (QKV-KD + Disc-KD, the paper's weights), the two
+   ablations (each term alone) and Disc-KD alone at two thresholds that split
+   the teacher's tokens (see "Disc-KD's mask" below) train from the frozen
+   teacher on the same data;
 5. every model runs one-pass evaluation on held-out procedural test videos
    (`split="test"`) and, with `--sequences`, on a folder of real OTB-layout
    sequences; the table is written to
@@ -24,10 +27,9 @@ claim in miniature, end to end on a CPU:
 
 Students run with several seeds (initialisation and batch order) and the table
 shows mean ± std. Nothing is tuned on the test set. The shipped `mini_student`
-starts from the distilled seed with the best validation IoU (procedural
-`split="val"`) and distils `ship_steps` more steps from the same teacher; the
-teacher ships as trained. An untrained student is evaluated too, as the chance
-level.
+is the distilled seed with the best validation IoU (`split="val"` videos and
+photos); the teacher ships as trained. An untrained student is evaluated too,
+as the chance level.
 
 Differences from the paper, forced by the budget: no MAE start (no pretrained
 weights here), so the backbone trains at the head's learning rate; about a
@@ -36,9 +38,13 @@ from MAE, not training from scratch). The score head starts at the focal-loss
 prior (score 0.01, `CenterHead`), without which the first few hundred steps go
 to lowering a 0.5 score on every background cell.
 
-Full run (61 minutes measured on 2 quiet CPU cores), shipping the weights:
+Full run, shipping the weights (students two at a time, one thread each):
 
-    python recipes/miniature_replication.py --budget full --ship \
+    python recipes/miniature_replication.py --stages data,teacher
+    for i in 1 2; do
+        python recipes/miniature_replication.py --stages students --threads 1 &
+    done; wait
+    python recipes/miniature_replication.py --stages evaluate,report --ship \
         --sequences /data/otb_sequences
 
 Smoke run (seconds):
@@ -46,8 +52,9 @@ Smoke run (seconds):
     python recipes/miniature_replication.py --budget small --output /tmp/mini
 
 Every step writes its result atomically and is skipped when it exists, so
-rerunning the command after a kill continues where it stopped. The parts live
-in `keras_loretrack.training.miniature`.
+rerunning the command after a kill continues where it stopped; processes
+sharing `--output` split the student runs between them. The parts live in
+`keras_loretrack.training.miniature`.
 """
 
 """
@@ -70,6 +77,9 @@ from keras_loretrack.training.miniature.budgets import (  # noqa: E402
     BUDGETS,
     student_plan,
 )
+from keras_loretrack.training.miniature.disc_mask import (  # noqa: E402
+    describe_mask,
+)
 from keras_loretrack.training.miniature.evaluation import (  # noqa: E402
     evaluate_run,
     test_sets,
@@ -80,8 +90,6 @@ from keras_loretrack.training.miniature.pairs import (  # noqa: E402
 )
 from keras_loretrack.training.miniature.report import write_report  # noqa: E402
 from keras_loretrack.training.miniature.runs import (  # noqa: E402
-    best_distilled,
-    finetune_student,
     read_history,
     run_done,
     save_untrained,
@@ -92,7 +100,7 @@ from keras_loretrack.training.miniature.runs import (  # noqa: E402
 from keras_loretrack.training.recipe_flags import make_parser  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STAGES = "data,teacher,students,finetune,evaluate,report"
+STAGES = "data,teacher,students,evaluate,report"
 
 parser = make_parser("Miniature LoReTrack replication on procedural videos.")
 parser.add_argument(
@@ -132,12 +140,24 @@ parser.add_argument(
     "--stages", default=STAGES, help="comma-separated subset of the default"
 )
 parser.add_argument(
+    "--threads",
+    type=int,
+    default=None,
+    help="TensorFlow threads of this process (default: all cores); 1 when "
+    "several processes share the cores",
+)
+parser.add_argument(
     "--ship",
     action="store_true",
     help="copy the teacher and the chosen distilled student into "
     "keras_loretrack/presets/ (mini_teacher, mini_student)",
 )
 args = parser.parse_args()
+if args.threads is not None:
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
 budget = BUDGETS[args.budget]
 stages = set(args.stages.split(","))
@@ -160,7 +180,7 @@ if "data" in stages:
     )
     prepare_pairs(budget, geometry, data_dir)
 pairs = None
-if stages & {"teacher", "students", "finetune"}:
+if stages & {"teacher", "students", "report"}:
     pairs = load_pairs(data_dir)
 
 """
@@ -199,25 +219,6 @@ runs = {
 }
 
 """
-## The shipped student
-
-The distilled seed with the best validation IoU distils `ship_steps` more
-steps from the same teacher.
-"""
-
-if "finetune" in stages:
-    finetune_student(
-        os.path.join(run_root, best_distilled(runs), "preset"),
-        teacher_preset=teacher_preset,
-        budget=budget,
-        pairs=pairs,
-        learning_rate=args.learning_rate,
-        run_dir=os.path.join(run_root, "shipped"),
-    )
-if run_done(os.path.join(run_root, "shipped")):
-    runs["shipped"] = ("shipped", read_history(os.path.join(run_root, "shipped")))
-
-"""
 ## Evaluation
 
 Every finished run, and an untrained student for scale, tracks the procedural
@@ -234,6 +235,12 @@ if "evaluate" in stages:
         evaluations[name] = evaluate_run(os.path.join(run_root, name), sets)
 
 """
+## Disc-KD's mask
+
+LoReTrack's rule marks a teacher token discriminative when its mean squared
+final-norm feature reaches 0.20. The report compares that with the energies
+the trained teacher's tokens actually have on training crops.
+
 ## Report
 """
 
@@ -253,6 +260,7 @@ if "report" in stages and evaluations:
             runs=runs,
             evaluations=evaluations,
             sets=sets,
+            mask=describe_mask(LoReTrack.from_preset(teacher_preset), pairs["train"]),
         )
     )
 

@@ -1,9 +1,10 @@
 """One fixed set of training pairs at the teacher's resolution, shared by every run.
 
 The standard pipeline (`make_training_dataset`: LoReTrack's sampler, jitter
-and augmentation) crops epoch 0 of a stream once; the crops are stored as
-uint8 so every run reads the same pairs from memory instead of rendering
-videos again.
+and augmentation) crops epoch 0 of a stream once, from procedural videos and
+still photographs (static-image pairs, as OSTrack uses COCO) by the budget's
+share; the crops are stored as uint8 so every run reads the same pairs from
+memory instead of rendering videos again.
 """
 
 import os
@@ -19,6 +20,7 @@ from keras_loretrack.data.pipeline import (
     make_validation_dataset,
 )
 from keras_loretrack.sequences.procedural import procedural_dataset
+from keras_loretrack.sequences.procedural.photos import photo_dataset
 
 PAIR_KEYS = ("template", "search", "box")
 
@@ -47,12 +49,14 @@ def prepare_pairs(budget, geometry, data_dir):
     """Crops `train.npz` and `val.npz` in `data_dir` (skipped when they exist).
 
     Args:
-        budget: `Budget`. Pair and video counts.
+        budget: `Budget`. Pair, video and photograph counts.
         geometry: `CropGeometry`. The teacher's.
         data_dir: str. Folder of the two files (created).
     """
     os.makedirs(data_dir, exist_ok=True)
+    ratios = [1.0 - budget.photo_share, budget.photo_share]
     crop = {
+        "ratios": ratios,
         "geometry": geometry,
         "batch_size": min(16, budget.train_pairs),
         "num_parallel_calls": 2,
@@ -60,7 +64,10 @@ def prepare_pairs(budget, geometry, data_dir):
     store_pairs(
         os.path.join(data_dir, "train.npz"),
         make_training_dataset(
-            [procedural_dataset(budget.train_videos, split="train")],
+            [
+                procedural_dataset(budget.train_videos, split="train"),
+                photo_dataset(budget.train_photos, split="train"),
+            ],
             samples_per_epoch=budget.train_pairs,
             num_epochs=1,
             seed=0,
@@ -72,7 +79,10 @@ def prepare_pairs(budget, geometry, data_dir):
     store_pairs(
         os.path.join(data_dir, "val.npz"),
         make_validation_dataset(
-            [procedural_dataset(budget.val_videos, split="val")],
+            [
+                procedural_dataset(budget.val_videos, split="val"),
+                photo_dataset(budget.val_photos, split="val"),
+            ],
             num_samples=budget.val_pairs,
             seed=1,
             **crop,

@@ -2,13 +2,18 @@
 
 A run folder holds `preset/` (the trained model) and `history.json` (per-epoch
 training and validation metrics); `history.json` is written last, so a run
-with it is finished and skipped.
+with it is finished and skipped. A process training a run holds an exclusive
+lock on its `.lock` file (released by the kernel if the process dies), so
+several processes can work through one plan side by side, each taking the
+runs nobody holds.
 
 Differences from the paper, forced by the budget: no MAE start, so the
 backbone trains at the head's learning rate, and a clip norm of 1.0 (0.1 suits
 fine-tuning from MAE, not training from scratch).
 """
 
+import contextlib
+import fcntl
 import json
 import os
 import time
@@ -22,6 +27,10 @@ from keras_loretrack.models.loretrack import LoReTrack
 from keras_loretrack.models.loretrack_distiller import LoReTrackDistiller
 from keras_loretrack.models.preset_io import PACKAGED_PRESETS_DIR
 from keras_loretrack.training.miniature.budgets import VARIANTS
+from keras_loretrack.training.miniature.disc_mask import (
+    teacher_energy,
+    threshold_for_share,
+)
 from keras_loretrack.training.miniature.pairs import pair_dataset
 from keras_loretrack.training.optimizers import build_optimizer
 
@@ -39,6 +48,22 @@ def read_history(run_dir):
         return json.load(f)
 
 
+@contextlib.contextmanager
+def claimed(run_dir):
+    """Yields True when this process holds the run and it is not finished yet.
+
+    False when the run is finished or another process is training it.
+    """
+    os.makedirs(run_dir, exist_ok=True)
+    with open(os.path.join(run_dir, ".lock"), "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield not run_done(run_dir)
+
+
 def make_optimizer(model, budget, learning_rate, steps):
     """OSTrack's AdamW and step decay, backbone at the head's rate, clip 1.0."""
     return build_optimizer(
@@ -52,7 +77,9 @@ def make_optimizer(model, budget, learning_rate, steps):
     )
 
 
-def fit_run(model, trained, *, pairs, geometry, budget, steps, seed, run_dir, label):
+def fit_run(
+    model, trained, *, pairs, geometry, budget, steps, seed, run_dir, label, notes=None
+):
     """Fits `model` on the shared pairs and writes the run folder.
 
     Args:
@@ -65,6 +92,7 @@ def fit_run(model, trained, *, pairs, geometry, budget, steps, seed, run_dir, la
         seed: int. Order of the shuffled training stream.
         run_dir: str. The run folder.
         label: str. Shown in the log.
+        notes: dict or None. Extra entries of `history.json`.
     """
     epochs = budget.epochs
     start = time.perf_counter()
@@ -85,14 +113,19 @@ def fit_run(model, trained, *, pairs, geometry, budget, steps, seed, run_dir, la
             "train_seconds": seconds,
             "steps": steps,
             "batch_size": budget.batch_size,
+            **(notes or {}),
         },
     )
 
 
 def train_teacher(preset, *, budget, pairs, learning_rate, run_dir):
-    """Trains the teacher on the tracking losses (skipped when finished)."""
-    if run_done(run_dir):
-        return
+    """Trains the teacher on the tracking losses (skipped when finished or held)."""
+    with claimed(run_dir) as mine:
+        if mine:
+            _train_teacher(preset, budget, pairs, learning_rate, run_dir)
+
+
+def _train_teacher(preset, budget, pairs, learning_rate, run_dir):
     keras.utils.set_random_seed(0)
     model = LoReTrack.from_preset(preset, load_weights=False)
     steps = budget.teacher_steps
@@ -113,20 +146,44 @@ def train_teacher(preset, *, budget, pairs, learning_rate, run_dir):
 def train_student(
     preset, variant, seed, *, teacher_preset, budget, pairs, learning_rate, run_dir
 ):
-    """Trains one student variant from scratch (skipped when finished).
+    """Trains one student variant from scratch (skipped when finished or held).
 
     The plain student gets the shared crops resized to its size; the distilled
-    variants get them at the teacher's size, which the distiller resizes.
+    variants get them at the teacher's size, which the distiller resizes. A
+    variant's `mask_share` becomes the Disc-KD threshold that share of the
+    teacher's search tokens reaches on the first 512 training pairs.
     """
-    if run_done(run_dir):
-        return
+    with claimed(run_dir) as mine:
+        if mine:
+            _train_student(
+                preset,
+                variant,
+                seed,
+                teacher_preset,
+                budget,
+                pairs,
+                learning_rate,
+                run_dir,
+            )
+
+
+def _train_student(
+    preset, variant, seed, teacher_preset, budget, pairs, learning_rate, run_dir
+):
     keras.utils.set_random_seed(seed)
     student = LoReTrack.from_preset(preset, load_weights=False)
     options = VARIANTS[variant]
+    notes = {}
     if options is None:
         model, sized = student, student
     else:
         teacher = LoReTrack.from_preset(teacher_preset)
+        options = dict(options)
+        share = options.pop("mask_share", None)
+        if share is not None:
+            energy = teacher_energy(teacher, pairs["train"])
+            options["disc_threshold"] = threshold_for_share(energy, share)
+            notes = {"mask_share": share, "disc_threshold": options["disc_threshold"]}
         model, sized = LoReTrackDistiller(student, teacher, **options), teacher
     steps = budget.student_steps
     model.compile(optimizer=make_optimizer(student, budget, learning_rate, steps))
@@ -140,36 +197,7 @@ def train_student(
         seed=seed,
         run_dir=run_dir,
         label=f"{variant} seed {seed}",
-    )
-
-
-def finetune_student(
-    start_preset, *, teacher_preset, budget, pairs, learning_rate, run_dir
-):
-    """Distils a trained student further from the same teacher (the shipped model).
-
-    The shipped `mini_student` starts from the distilled seed with the best
-    validation IoU and trains `ship_steps` more steps with the full LoReTrack
-    loss (tracking + QKV-KD + Disc-KD) on the same pairs.
-    """
-    if run_done(run_dir):
-        return
-    keras.utils.set_random_seed(0)
-    student = LoReTrack.from_preset(start_preset)
-    teacher = LoReTrack.from_preset(teacher_preset)
-    model = LoReTrackDistiller(student, teacher)
-    steps = budget.ship_steps
-    model.compile(optimizer=make_optimizer(student, budget, learning_rate, steps))
-    fit_run(
-        model,
-        student,
-        pairs=pairs,
-        geometry=CropGeometry.of(teacher),
-        budget=budget,
-        steps=steps,
-        seed=100,
-        run_dir=run_dir,
-        label="shipped student",
+        notes=notes,
     )
 
 
@@ -202,13 +230,13 @@ def best_distilled(runs):
 def ship(runs, run_root):
     """Copies the teacher and the chosen student into the package's presets.
 
-    The student is the `shipped` run when finished, else the distilled seed
-    with the best validation IoU (never the test set); `from_preset` then
-    finds them as `mini_teacher` and `mini_student`.
+    The student is the distilled seed with the best validation IoU (never
+    the test set); `from_preset` then finds them as `mini_teacher` and
+    `mini_student`.
     """
     if "teacher" not in runs:
         raise ValueError("--ship needs the finished teacher run")
-    best = "shipped" if "shipped" in runs else best_distilled(runs)
+    best = best_distilled(runs)
     os.makedirs(PACKAGED_PRESETS_DIR, exist_ok=True)
     for preset, run in (("mini_teacher", "teacher"), ("mini_student", best)):
         source = os.path.join(run_root, run, "preset")
