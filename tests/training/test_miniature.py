@@ -12,6 +12,7 @@ from keras_loretrack.training.miniature.budgets import BUDGETS, student_plan
 from keras_loretrack.training.miniature.disc_mask import (
     describe_mask,
     final_norm_scale,
+    target_tokens,
     teacher_energy,
     threshold_for_share,
 )
@@ -43,7 +44,8 @@ def test_untrained_final_norm_puts_every_token_at_energy_one(tiny, crops):
     assert energy.shape == (6, (tiny.search_size // tiny.backbone.patch_size) ** 2)
     np.testing.assert_allclose(energy, 1.0, atol=1e-3)
     assert final_norm_scale(tiny) == pytest.approx(1.0)
-    assert describe_mask(tiny, crops)["paper_share"] == 1.0
+    boxes = np.tile([[0.0, 0.0, 1.0, 1.0]], (len(crops["search"]), 1))
+    assert describe_mask(tiny, {**crops, "box": boxes})["paper_share"] == 1.0
 
 
 def test_energy_follows_the_final_norm_scale(crops):
@@ -53,7 +55,8 @@ def test_energy_follows_the_final_norm_scale(crops):
     energy = teacher_energy(model, crops)
     np.testing.assert_allclose(energy, 0.09, rtol=1e-2)
     assert final_norm_scale(model) == pytest.approx(0.09)
-    assert describe_mask(model, crops)["paper_share"] == 0.0 < DISC_THRESHOLD
+    boxes = np.tile([[0.0, 0.0, 1.0, 1.0]], (len(crops["search"]), 1))
+    assert describe_mask(model, {**crops, "box": boxes})["paper_share"] == 0.0
 
 
 def test_threshold_for_share_passes_that_share():
@@ -88,3 +91,22 @@ def test_plan_pairs_every_seed_and_adds_the_threshold_run():
         "disc_only_half-s0",
         "disc_only_fifth-s0",
     } <= set(names)
+
+
+def test_target_tokens_are_those_centred_in_the_box():
+    left_half = np.array([[0.0, 0.0, 0.5, 1.0]])
+    inside = target_tokens(left_half, 4).reshape(4, 4)
+    assert inside[:, :2].all() and not inside[:, 2:].any()
+    corner = target_tokens(np.array([[0.7, 0.7, 1.0, 1.0]]), 4).reshape(4, 4)
+    assert corner.sum() == 1 and corner[3, 3]
+
+
+def test_describe_mask_reports_target_overlap(crops):
+    model = LoReTrack.from_preset("mini_student", load_weights=False)
+    boxes = np.tile([[0.25, 0.25, 0.75, 0.75]], (len(crops["search"]), 1))
+    described = describe_mask(model, {**crops, "box": boxes}, shares=(0.5,))
+    assert described["target_base"] == pytest.approx(0.25)
+    # Every token passes the paper's threshold: the mask is on target at the
+    # base rate.
+    assert described["on_target"][DISC_THRESHOLD] == pytest.approx(0.25)
+    assert len(described["on_target"]) == 2

@@ -14,6 +14,8 @@ OpenCV, one at a time, and the ground truth is exact.
 - `rendering`: drawing a frame from the script.
 - `video`: `ProceduralVideo`, the video as a frozen record.
 - `dataset`: sequences by seed, the train/val/test splits, OTB-layout writing.
+- `photos`: the same images as still one-frame sequences with an object-like
+  box (static-image training pairs).
 
 scikit-image is an optional dependency (`pip install keras-loretrack[procedural]`).
 """
@@ -23,6 +25,10 @@ from keras_loretrack.sequences.procedural.dataset import (
     make_sequence,
     procedural_dataset,
     write_sequence,
+)
+from keras_loretrack.sequences.procedural.photos import (
+    make_photo_sequence,
+    photo_dataset,
 )
 from keras_loretrack.sequences.procedural.textures import (
     COLOR_IMAGES,

@@ -56,18 +56,48 @@ def final_norm_scale(teacher):
     return float(np.mean(np.square(gamma)) + np.mean(np.square(beta)))
 
 
-def describe_mask(teacher, pairs):
-    """What the report says about the mask: energies, the paper's share, scale.
+def target_tokens(boxes, grid):
+    """Whether each token's centre lies in the pair's target box.
+
+    Args:
+        boxes: float array (pairs, 4). (x1, y1, x2, y2) in [0, 1] of the crop.
+        grid: int. Tokens per side.
+
+    Returns:
+        bool array (pairs, grid * grid), row-major like the token sequence.
+    """
+    centres = (np.arange(grid) + 0.5) / grid
+    x = centres[None, None, :]
+    y = centres[None, :, None]
+    b = np.asarray(boxes, np.float64)[:, :, None, None]
+    inside = (x >= b[:, 0]) & (x <= b[:, 2]) & (y >= b[:, 1]) & (y <= b[:, 3])
+    return inside.reshape(len(boxes), -1)
+
+
+def describe_mask(teacher, pairs, shares=(0.5, 0.2), limit=512):
+    """What the report says about the mask: energies, shares, target overlap.
 
     Returns:
         dict: `quantiles` (energy at 5, 25, 50, 75, 95 %), `paper_share`
-        (share of tokens reaching the paper's 0.20), `final_norm_scale`.
+        (share of tokens reaching the paper's 0.20), `final_norm_scale`,
+        `target_base` (share of tokens inside the target box) and `on_target`
+        (threshold -> share of the masked tokens inside the target box, for
+        the paper's threshold and the thresholds passing `shares`).
     """
-    energy = teacher_energy(teacher, pairs)
+    energy = teacher_energy(teacher, pairs, limit=limit)
+    grid = int(round(np.sqrt(energy.shape[1])))
+    target = target_tokens(pairs["box"][: len(energy)], grid)
+    thresholds = [DISC_THRESHOLD] + [threshold_for_share(energy, s) for s in shares]
+    on_target = {}
+    for threshold in thresholds:
+        mask = energy >= threshold
+        on_target[threshold] = float(target[mask].mean()) if mask.any() else 0.0
     return {
         "quantiles": {
             q: float(np.quantile(energy, q / 100)) for q in (5, 25, 50, 75, 95)
         },
         "paper_share": float(np.mean(energy >= DISC_THRESHOLD)),
         "final_norm_scale": final_norm_scale(teacher),
+        "target_base": float(target.mean()),
+        "on_target": on_target,
     }

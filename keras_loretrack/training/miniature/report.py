@@ -217,7 +217,14 @@ def mask_section(runs, evaluations, mask):
         "A LayerNorm standardises every token before its scale and shift, which "
         "puts the average energy near mean(gamma^2) + mean(beta^2) = "
         f"{mask['final_norm_scale']:.2f} for this teacher: the fixed threshold "
-        "splits tokens only where the trained scale sits near it. The runs "
+        "splits tokens only where the trained scale sits near it. Whether a "
+        "threshold separates the target: of the tokens it passes, the share "
+        "whose centre lies in the target box ("
+        + ", ".join(
+            f"threshold {t:.3f}: {100 * v:.1f}%" for t, v in mask["on_target"].items()
+        )
+        + f"; {100 * mask['target_base']:.1f}% of all tokens lie in the box). "
+        "The runs "
         "below keep Disc-KD alone and set the threshold where a chosen share "
         "of the teacher's tokens passes it (`disc_threshold` of "
         "`LoReTrackDistiller`; the default stays the paper's).",
