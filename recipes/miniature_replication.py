@@ -88,7 +88,10 @@ from keras_loretrack.training.miniature.pairs import (  # noqa: E402
     load_pairs,
     prepare_pairs,
 )
-from keras_loretrack.training.miniature.report import write_report  # noqa: E402
+from keras_loretrack.training.miniature.report import (  # noqa: E402
+    record_command,
+    write_report,
+)
 from keras_loretrack.training.miniature.runs import (  # noqa: E402
     read_history,
     run_done,
@@ -162,6 +165,7 @@ if args.threads is not None:
 budget = BUDGETS[args.budget]
 stages = set(args.stages.split(","))
 command = "python recipes/miniature_replication.py " + shlex.join(sys.argv[1:])
+commands = record_command(args.output, command)
 data_dir = os.path.join(args.output, "data")
 run_root = os.path.join(args.output, "runs")
 teacher_dir = os.path.join(run_root, "teacher")
@@ -253,7 +257,7 @@ if "report" in stages and evaluations:
     print(
         write_report(
             report,
-            command=command,
+            commands=commands,
             budget_name=args.budget,
             budget=budget,
             learning_rate=args.learning_rate,

@@ -16,6 +16,7 @@ from keras_loretrack.training.miniature.disc_mask import (
     teacher_energy,
     threshold_for_share,
 )
+from keras_loretrack.training.miniature.report import record_command
 from keras_loretrack.training.miniature.runs import claimed
 
 
@@ -110,3 +111,15 @@ def test_describe_mask_reports_target_overlap(crops):
     # base rate.
     assert described["on_target"][DISC_THRESHOLD] == pytest.approx(0.25)
     assert len(described["on_target"]) == 2
+
+
+def test_record_command_keeps_each_command_once_in_order(tmp_path):
+    output = str(tmp_path / "replication")
+    assert record_command(output, "python r.py --stages data") == [
+        "python r.py --stages data"
+    ]
+    record_command(output, "python r.py --stages students")
+    commands = record_command(output, "python r.py --stages data")
+    assert commands == ["python r.py --stages data", "python r.py --stages students"]
+    with open(os.path.join(output, "commands.txt"), encoding="utf-8") as f:
+        assert f.read().splitlines() == commands

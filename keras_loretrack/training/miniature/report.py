@@ -246,10 +246,28 @@ def mask_section(runs, evaluations, mask):
     return lines
 
 
+def record_command(output_dir, command):
+    """Adds `command` to `<output_dir>/commands.txt` once; returns every command.
+
+    The report lists them: a replication is often built by several
+    invocations (stages, parallel student processes).
+    """
+    os.makedirs(output_dir, exist_ok=True)
+    path = os.path.join(output_dir, "commands.txt")
+    commands = []
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            commands = [line.rstrip("\n") for line in f if line.strip()]
+    if command not in commands:
+        commands.append(command)
+        write_text(path, "\n".join(commands) + "\n")
+    return commands
+
+
 def write_report(
     path,
     *,
-    command,
+    commands,
     budget_name,
     budget,
     learning_rate,
@@ -262,7 +280,7 @@ def write_report(
 
     Args:
         path: str. The Markdown file.
-        command: str. The command that produced it.
+        commands: list of str. The commands that produced it, in order.
         budget_name: str. `full` or `small`.
         budget: `Budget`.
         learning_rate: float. The runs' learning rate.
@@ -290,10 +308,11 @@ def write_report(
         [
             "# Miniature LoReTrack replication (procedural videos and photos, CPU)",
             "",
-            "Produced by:",
+            "Produced by (in this order; a `--stages students` command may run "
+            "in several processes at once):",
             "",
             "```bash",
-            command,
+            *commands,
             "```",
             "",
             f"Budget `{budget_name}`: {budget.train_pairs} training pairs "
