@@ -48,9 +48,27 @@ def procedural_dataset(num_sequences, seed=0, split="train", **config):
     Returns:
         list of `Sequence`.
     """
+    return [
+        make_sequence(s, **config)
+        for s in split_seeds(num_sequences, seed, split, "procedural")
+    ]
+
+
+def split_seeds(num_sequences, seed, split, kind):
+    """The seeds of sequences `seed .. seed + num_sequences - 1` of a split.
+
+    Args:
+        num_sequences: int. How many sequences.
+        seed: int. Offset of the first sequence within the split's seed range.
+        split: str. "train", "val" or "test".
+        kind: str. What the sequences are (named in errors).
+
+    Returns:
+        range of int.
+    """
     if split not in SPLIT_SEED_RANGES:
         raise ValueError(
-            f"Unknown procedural split {split!r}; expected one of "
+            f"Unknown {kind} split {split!r}; expected one of "
             f"{sorted(SPLIT_SEED_RANGES)}"
         )
     seeds = SPLIT_SEED_RANGES[split]
@@ -59,9 +77,7 @@ def procedural_dataset(num_sequences, seed=0, split="train", **config):
             f"Split {split!r} holds seeds 0..{len(seeds) - 1}; got seed={seed} "
             f"and num_sequences={num_sequences}"
         )
-    return [
-        make_sequence(seeds.start + seed + i, **config) for i in range(num_sequences)
-    ]
+    return range(seeds.start + seed, seeds.start + seed + num_sequences)
 
 
 def write_sequence(sequence, folder, quality=95, invisible_as_nan=True):

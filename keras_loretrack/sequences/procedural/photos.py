@@ -13,7 +13,7 @@ procedural videos keep the splits disjoint.
 import cv2
 import numpy as np
 
-from keras_loretrack.sequences.procedural.dataset import SPLIT_SEED_RANGES
+from keras_loretrack.sequences.procedural.dataset import split_seeds
 from keras_loretrack.sequences.procedural.textures import (
     TEXTURE_NAMES,
     load_texture,
@@ -117,18 +117,7 @@ def photo_dataset(num_sequences, seed=0, split="train", **config):
     Returns:
         list of `Sequence`, each of one frame.
     """
-    if split not in SPLIT_SEED_RANGES:
-        raise ValueError(
-            f"Unknown photo split {split!r}; expected one of "
-            f"{sorted(SPLIT_SEED_RANGES)}"
-        )
-    seeds = SPLIT_SEED_RANGES[split]
-    if num_sequences < 0 or seed < 0 or seed + num_sequences > len(seeds):
-        raise ValueError(
-            f"Split {split!r} holds seeds 0..{len(seeds) - 1}; got seed={seed} "
-            f"and num_sequences={num_sequences}"
-        )
     return [
-        make_photo_sequence(seeds.start + seed + i, **config)
-        for i in range(num_sequences)
+        make_photo_sequence(s, **config)
+        for s in split_seeds(num_sequences, seed, split, "photo")
     ]
