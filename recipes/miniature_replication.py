@@ -26,10 +26,11 @@ claim in miniature, end to end on a CPU:
    `benchmarks/results/miniature_replication.md`.
 
 Students run with several seeds (initialisation and batch order) and the table
-shows mean ± std. Nothing is tuned on the test set. The shipped `mini_student`
-is the distilled seed with the best validation IoU (`split="val"` videos and
-photos); the teacher ships as trained. An untrained student is evaluated too,
-as the chance level.
+shows mean ± std. Nothing is tuned on the test set. An untrained student is
+evaluated too, as the chance level. The shipped `mini_teacher` and
+`mini_student` come from this recipe's first budget (commit 36b6841:
+procedural pairs only, a 1200-step teacher); `train_teacher.py` trains
+stronger miniature teachers on a stream of fresh pairs (see its docstring).
 
 Differences from the paper, forced by the budget: no MAE start (no pretrained
 weights here), so the backbone trains at the head's learning rate; about a
@@ -38,13 +39,13 @@ from MAE, not training from scratch). The score head starts at the focal-loss
 prior (score 0.01, `CenterHead`), without which the first few hundred steps go
 to lowering a 0.5 score on every background cell.
 
-Full run, shipping the weights (students two at a time, one thread each):
+Full run (students two at a time, one thread each):
 
     python recipes/miniature_replication.py --stages data,teacher
     for i in 1 2; do
         python recipes/miniature_replication.py --stages students --threads 1 &
     done; wait
-    python recipes/miniature_replication.py --stages evaluate,report --ship \
+    python recipes/miniature_replication.py --stages evaluate,report \
         --sequences /data/otb_sequences
 
 Smoke run (seconds):
@@ -96,7 +97,6 @@ from keras_loretrack.training.miniature.runs import (  # noqa: E402
     read_history,
     run_done,
     save_untrained,
-    ship,
     train_student,
     train_teacher,
 )
@@ -148,12 +148,6 @@ parser.add_argument(
     default=None,
     help="TensorFlow threads of this process (default: all cores); 1 when "
     "several processes share the cores",
-)
-parser.add_argument(
-    "--ship",
-    action="store_true",
-    help="copy the teacher and the chosen distilled student into "
-    "keras_loretrack/presets/ (mini_teacher, mini_student)",
 )
 args = parser.parse_args()
 if args.threads is not None:
@@ -267,13 +261,3 @@ if "report" in stages and evaluations:
             mask=describe_mask(LoReTrack.from_preset(teacher_preset), pairs["train"]),
         )
     )
-
-"""
-## Shipping the presets
-
-The teacher and the chosen student are copied into the package, where
-`from_preset("mini_teacher")` and `from_preset("mini_student")` find them.
-"""
-
-if args.ship:
-    ship(runs, run_root)

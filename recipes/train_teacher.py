@@ -21,11 +21,25 @@ Paper setting (4 GPUs; the MAE checkpoint is read without PyTorch):
         --data coco=/data/coco --data trackingnet:TRAIN_0=/data/trackingnet \
         --val-data got10k:val=/data/got10k --output runs/teacher384
 
-CPU miniature (procedural videos, small ViT):
+CPU miniature (a small ViT, about an hour on 2 CPU cores; every step draws
+fresh pairs from 1000 procedural videos; SUC 47.2 on 12 procedural test
+videos), then a fine-tune that mixes in static-image pairs cut from still
+photographs (20 minutes; SUC 52.4 on the same videos):
 
-    python recipes/train_teacher.py --preset mini_teacher --data procedural=64 \
-        --epochs 20 --batch-size 16 --samples-per-epoch 1024 \
-        --output runs/mini_teacher
+    python recipes/train_teacher.py --preset mini_teacher \
+        --data procedural=1000 --val-data procedural:val=40 --epochs 22 \
+        --batch-size 16 --samples-per-epoch 4096 --learning-rate 1e-3 \
+        --backbone-multiplier 1.0 --clipnorm 1.0 \
+        --eval-sequences procedural:test=12 --output runs/mini_teacher
+    python recipes/train_teacher.py --preset runs/mini_teacher/preset \
+        --weights --data procedural=1000 --data photos=2000 --ratios 1 1 \
+        --val-data procedural:val=40 --val-data photos:val=100 --epochs 8 \
+        --batch-size 16 --samples-per-epoch 4096 --learning-rate 5e-4 \
+        --backbone-multiplier 1.0 --clipnorm 1.0 \
+        --eval-sequences procedural:test=12 --output runs/mini_teacher_photos
+
+Without MAE weights the backbone trains at the head's learning rate, with a
+clip norm of 1.0 (0.1 suits fine-tuning from MAE, not training from scratch).
 
 Kill it at any time and run the same command with `--resume`: it continues
 from the last finished epoch with nothing lost. TensorBoard logs are in

@@ -52,6 +52,14 @@ CHOICES = (
     ("PyTorch dynamic int8 → TFLite int8-mixed", "torch-int8", "tflite-int8-mixed"),
 )
 
+RANDOM_WEIGHTS_NOTE = (
+    "With random weights the rows measure speed, size and memory only: an "
+    "untrained tracker wanders over the background, so its closed-loop "
+    "agreement and map differences say how alike two untrained networks are, "
+    "not how faithfully an engine tracks. Measure fidelity with trained weights "
+    "(a converted checkpoint, or the shipped `mini_teacher` / `mini_student`)."
+)
+
 
 def _format(value, pattern="{:.1f}"):
     return "–" if value is None else pattern.format(value)
@@ -224,6 +232,8 @@ def to_markdown(rows, settings, sequences):
         )
     weights = sorted({r["weights"] for r in rows})
     lines += ["", f"Weights: {', '.join(weights)}."]
+    if any(w.startswith("random") for w in weights):
+        lines.append(RANDOM_WEIGHTS_NOTE)
     lines += _rounds_table(rows)
     lines += _sequences_table(rows, sequences)
     lines += _choices_table(rows)

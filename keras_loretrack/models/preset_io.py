@@ -420,6 +420,20 @@ def _recover_killed_save(parent, name):
                 shutil.rmtree(path, ignore_errors=True)
 
 
+def _save_model_weights(model, path):
+    """Writes the model's own weights, never a compiled model's optimizer state.
+
+    Keras' `save_weights` of a compiled model also writes its optimizer's
+    slots (AdamW: twice the weights again); a preset is a model, so an
+    uncompiled copy writes the file.
+    """
+    if getattr(model, "optimizer", None) is not None:
+        copy = type(model).from_config(model.get_config())
+        copy.set_weights(model.get_weights())
+        model = copy
+    model.save_weights(path)
+
+
 def save_preset(model, preset_dir):
     """Writes a preset directory; never destroys anything but an older preset.
 
@@ -453,7 +467,7 @@ def save_preset(model, preset_dir):
         }
         with open(os.path.join(staging, CONFIG_FILE), "w", encoding="utf-8") as f:
             json.dump(config, f, indent=2)
-        model.save_weights(os.path.join(staging, WEIGHTS_FILE))
+        _save_model_weights(model, os.path.join(staging, WEIGHTS_FILE))
         metadata = {
             "keras_version": keras.__version__,
             "keras_loretrack_version": __version__,

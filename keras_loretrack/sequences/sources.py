@@ -4,6 +4,9 @@ A source spec is `NAME[:SPLIT]=VALUE`:
 
 - `procedural=N`: N procedural videos (`keras_loretrack.sequences.procedural`),
   split `train` unless given (`procedural:val=20`);
+- `photos=N`: N still photographs with an object-like box
+  (`keras_loretrack.sequences.procedural.photos`), cut into static-image
+  pairs as COCO is; split as for `procedural`;
 - `coco[:SPLIT]=ROOT`: a COCO 2017 folder (`annotations/instances_<split>.json`
   and `<split>/`), split `train2017` unless given;
 - any benchmark reader of `keras_loretrack.sequences.list_datasets()`
@@ -13,6 +16,10 @@ A source spec is `NAME[:SPLIT]=VALUE`:
 
 from keras_loretrack.sequences import CocoImageSet, get_dataset, list_datasets
 from keras_loretrack.sequences.procedural import procedural_dataset
+from keras_loretrack.sequences.procedural.photos import photo_dataset
+
+# Sources generated from a count, and what makes them.
+GENERATED = {"procedural": procedural_dataset, "photos": photo_dataset}
 
 
 def parse_source_spec(spec):
@@ -32,26 +39,27 @@ def load_source(spec, procedural_split="train"):
 
     Args:
         spec: str. `NAME[:SPLIT]=VALUE`, see the module docstring.
-        procedural_split: str. Split of procedural videos when none is given.
+        procedural_split: str. Split of generated sources (procedural videos,
+            photos) when none is given.
 
     Returns:
         A sequence collection (`len` and indexing give `Sequence` objects).
     """
     name, split, value = parse_source_spec(spec)
-    if name == "procedural":
+    if name in GENERATED:
         try:
             count = int(value)
         except ValueError:
             raise ValueError(
-                f"procedural=N takes a number of videos, got {value!r}"
+                f"{name}=N takes a number of sequences, got {value!r}"
             ) from None
-        return procedural_dataset(count, split=split or procedural_split)
+        return GENERATED[name](count, split=split or procedural_split)
     if name == "coco":
         return CocoImageSet.from_root(value, split=split or "train2017")
     if name in list_datasets():
         return get_dataset(name, value, split)
     raise ValueError(
-        f"Unknown data source {name!r}; expected procedural, coco or one of "
+        f"Unknown data source {name!r}; expected procedural, photos, coco or one of "
         f"{sorted(list_datasets())}"
     )
 

@@ -82,7 +82,7 @@ def add_training_arguments(
         "--data",
         action="append",
         default=None,
-        help="training source NAME[:SPLIT]=VALUE, repeatable (procedural=N, "
+        help="training source NAME[:SPLIT]=VALUE, repeatable (procedural=N, photos=N, "
         f"coco=ROOT, lasot=ROOT, got10k:train=ROOT, ...); default {list(data)}",
     )
     group.add_argument(

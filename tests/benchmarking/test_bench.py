@@ -113,6 +113,9 @@ def test_bench_times_each_engine_alone_in_rounds_and_resumes(
     assert "Each engine is timed alone in a fresh process" in table
     assert "round-robin" not in table
     assert "## Closed-loop tracking per sequence" in table
+    assert (
+        "Weights: random(seed=0).\nWith random weights the rows measure speed" in table
+    )
 
     # A run cut off inside round 2 measures only what is missing.
     del cache["tiny_test/onnx"]

@@ -64,6 +64,16 @@ def test_preset_directory_round_trip(tiny, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["preset"]  # no staging left
 
 
+def test_preset_of_a_compiled_model_holds_no_optimizer_state(tmp_path):
+    model = LoReTrack.from_preset(TINY_TEST, load_weights=False)
+    model.compile(optimizer="adamw")
+    model.optimizer.build(model.trainable_variables)
+    model.save_to_preset(tmp_path / "preset")
+    with h5py.File(tmp_path / "preset" / "model.weights.h5") as weights:
+        assert "optimizer" not in weights
+    outputs_equal(model, LoReTrack.from_preset(tmp_path / "preset"), inputs_for(model))
+
+
 def test_keras_file_round_trip(tiny, tmp_path):
     tiny.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras")

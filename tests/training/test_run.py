@@ -56,16 +56,21 @@ def test_source_specs(tmp_path):
         "/data/got10k",
     )
     assert parse_source_spec("procedural=3") == ("procedural", None, "3")
-    sources, ratios = load_sources(["procedural=2", "procedural:val=1"], [3, 1])
-    assert [len(s) for s in sources] == [2, 1] and ratios == [3, 1]
+    sources, ratios = load_sources(
+        ["procedural=2", "procedural:val=1", "photos=3"], [3, 1, 1]
+    )
+    assert [len(s) for s in sources] == [2, 1, 3] and ratios == [3, 1, 1]
+    assert sources[2][0].dataset == "photos" and sources[2][0].num_frames == 1
     with pytest.raises(ValueError, match="NAME\\[:SPLIT\\]=VALUE"):
         parse_source_spec("got10k")
     with pytest.raises(ValueError, match="Unknown data source 'imagenet'"):
         load_sources(["imagenet=/x"])
     with pytest.raises(ValueError, match="2 sources, 1 ratios"):
         load_sources(["procedural=1", "procedural=1"], [1])
-    with pytest.raises(ValueError, match="takes a number of videos, got 'x'"):
+    with pytest.raises(ValueError, match="takes a number of sequences, got 'x'"):
         load_sources(["procedural=x"])
+    with pytest.raises(ValueError, match="photos=N takes a number"):
+        load_sources(["photos=many"])
 
 
 def test_output_folder_is_not_overwritten(tmp_path):

@@ -25,7 +25,6 @@ from keras_loretrack.data.crops import CropGeometry
 from keras_loretrack.losses import paper_defaults as paper
 from keras_loretrack.models.loretrack import LoReTrack
 from keras_loretrack.models.loretrack_distiller import LoReTrackDistiller
-from keras_loretrack.models.preset_io import PACKAGED_PRESETS_DIR
 from keras_loretrack.training.miniature.budgets import VARIANTS
 from keras_loretrack.training.miniature.disc_mask import (
     teacher_energy,
@@ -213,34 +212,3 @@ def save_untrained(preset, run_dir):
         os.path.join(run_dir, "history.json"),
         {"history": {"val_iou": [float("nan")]}, "train_seconds": 0.0},
     )
-
-
-def best_distilled(runs):
-    """The distilled run with the best final validation IoU.
-
-    Args:
-        runs: dict `name -> (variant, history)`.
-    """
-    distilled = {n: h for n, (v, h) in runs.items() if v == "distilled"}
-    if not distilled:
-        raise ValueError("No finished distilled student run")
-    return max(distilled, key=lambda n: distilled[n]["history"]["val_iou"][-1])
-
-
-def ship(runs, run_root):
-    """Copies the teacher and the chosen student into the package's presets.
-
-    The student is the distilled seed with the best validation IoU (never
-    the test set); `from_preset` then finds them as `mini_teacher` and
-    `mini_student`.
-    """
-    if "teacher" not in runs:
-        raise ValueError("--ship needs the finished teacher run")
-    best = best_distilled(runs)
-    os.makedirs(PACKAGED_PRESETS_DIR, exist_ok=True)
-    for preset, run in (("mini_teacher", "teacher"), ("mini_student", best)):
-        source = os.path.join(run_root, run, "preset")
-        target = os.path.join(PACKAGED_PRESETS_DIR, preset)
-        # Reloading drops the optimizer state a compiled model's weights carry.
-        LoReTrack.from_preset(source).save_to_preset(target)
-        print(f"shipped {run} as {preset} -> {target}")
