@@ -1,25 +1,39 @@
-"""Where TFLite full int8 loses accuracy: LiteRT's per-tensor quantisation error.
+"""Where TFLite full int8 loses accuracy: per-op and accumulated quantisation error.
 
     python benchmarks/int8_layer_errors.py --presets mini_teacher,mini_student \
         --output benchmarks/results/int8_layer_errors.md
 
 Each trained preset is converted as `keras_loretrack.export` converts it for
 `--quantization int8` (post-training, activation ranges calibrated on crop
-pairs of procedural *training* videos), then LiteRT's
-`tf.lite.experimental.QuantizationDebugger` runs the debug version of that
-model on crop pairs of procedural *test* videos. The debug model runs, next to
-each int8 op, a float32 copy of the op (float weights) on the int8 op's own
-inputs, dequantised, and records the difference between the int8 op's
-dequantised output and that float output: each op's own error (its weights,
-arithmetic and output range), not the error accumulated by the ops before it.
-Per tensor, the debugger averages over the debug pairs; the metric here is
-RMSE / scale, the root mean square of that difference in units of the output's
-quantisation step. Rounding alone gives 1/sqrt(12) ≈ 0.29 steps (LiteRT's
-quantization debugger guide); much larger values mean the op's int8 arithmetic
-or its ranges cost accuracy.
+pairs of procedural *training* videos) and measured on crop pairs of
+procedural *test* videos in two ways.
+
+Each op's own error: `tf.lite.experimental.QuantizationDebugger` runs the
+debug version of the model, which runs, next to each int8 op, a float32 copy
+of the op (float weights) on the int8 op's own inputs, dequantised, and
+records the difference between the int8 op's dequantised output and that
+float output: the op's weights, arithmetic and output range, not the error of
+the ops before it. The metric is RMSE / scale, the root mean square of that
+difference in units of the output's quantisation step, averaged over the
+pairs; rounding alone gives 1/sqrt(12) ≈ 0.29 steps (LiteRT's quantization
+debugger guide). The debugger runs in two interpreters: LiteRT's
+(`ai_edge_litert`, the one the package's engine runs) and TensorFlow's
+deprecated `tf.lite.Interpreter` with its default XNNPACK delegate, which
+computes int8 BATCH_MATMUL as if the right operand's zero point were 0 (on a
+lone softmax·V its output matches that reading to rounding), so its column
+shows errors LiteRT does not make.
+
+The accumulated error: the int8 file and the float32 file of the same
+SavedModel run side by side in LiteRT's built-in kernels (no delegate, so
+every intermediate tensor is kept); for each tensor both files share, the
+metric is RMS(int8 - float32) / std(float32), averaged over the pairs: how far
+the int8 network has drifted from the float one by that point, relative to
+the tensor's own spread. The table follows it through every transformer
+block and into the head's maps.
 """
 
 import argparse
+import contextlib
 import csv
 import io
 import os
@@ -28,11 +42,14 @@ import shutil
 import sys
 import tempfile
 import time
+import types
 from collections import defaultdict
 
 import keras
 import numpy as np
 import tensorflow as tf
+from ai_edge_litert import interpreter as litert
+from tensorflow.lite.tools.optimize.debugging.python import debugger as tf_debugger
 from tqdm import tqdm
 
 from keras_loretrack.atomic_files import write_text
@@ -50,6 +67,25 @@ DEBUG_VIDEOS, DEBUG_FRAMES = 4, 100
 ROUNDING_STEPS = 1 / np.sqrt(12)
 # Scope prefixes of every tensor in the Keras SavedModel graph.
 SCOPE_PREFIXES = ("lo_re_track_1/", "lo_re_track_backbone_1/")
+# Interpreters the debugger runs in: the package's (first) and TensorFlow's.
+INTERPRETERS = {
+    "LiteRT": litert.Interpreter,
+    "tf.lite + XNNPACK": tf_debugger._interpreter.Interpreter,
+}
+# The tensors followed through each transformer block: (column, op type, which
+# op of that type inside the block; -1 the last).
+BLOCK_STAGES = (
+    ("qkv", "FULLY_CONNECTED", 0),
+    ("softmax", "SOFTMAX", 0),
+    ("attention·V", "BATCH_MATMUL", 1),
+    ("projection", "FULLY_CONNECTED", 1),
+    ("MLP fc1", "FULLY_CONNECTED", 2),
+    ("GELU", "GELU", 0),
+    ("MLP fc2", "FULLY_CONNECTED", 3),
+    ("block output", "ADD", -1),
+)
+INPUTS = ("template", "search")
+OUTPUTS = ("score_map", "size_map", "offset_map")
 
 
 class _Progress:
@@ -111,39 +147,36 @@ def short_name(tensor_name):
     return "/".join([s.removesuffix("_1") for s in scopes] + [op])
 
 
-def layer_errors(preset, args):
-    """The debugger's statistics of the preset's int8 model, one dict per tensor."""
-    model = LoReTrack.from_preset(preset)
-    calibration = calibration_samples(
-        procedural_dataset(
-            CALIBRATION_VIDEOS, split="train", num_frames=CALIBRATION_FRAMES
-        ),
-        model,
-        args.calibration_frames,
-    )
-    pairs = calibration_samples(
-        procedural_dataset(DEBUG_VIDEOS, split="test", num_frames=DEBUG_FRAMES),
-        model,
-        args.debug_pairs,
-    )
-    workdir = tempfile.mkdtemp(prefix="loretrack-int8-debug-")
+@contextlib.contextmanager
+def debugger_interpreter(interpreter_class):
+    """Within the block, `QuantizationDebugger` builds `interpreter_class` interpreters.
+
+    The debugger module makes its interpreters through its module-level
+    `_interpreter`; this swaps that reference and puts it back.
+    """
+    original = tf_debugger._interpreter
+    tf_debugger._interpreter = types.SimpleNamespace(Interpreter=interpreter_class)
     try:
-        saved_model_dir = os.path.join(workdir, "saved_model")
-        export_saved_model(model, saved_model_dir)
-        order = []
+        yield
+    finally:
+        tf_debugger._interpreter = original
 
-        def debug_dataset():
-            for pair in tqdm(pairs, desc=f"{preset} debug pairs", leave=False):
-                yield [np.asarray(pair[name], np.float32) for name in order]
 
+def own_errors(saved_model_dir, calibration, pairs, interpreter_class):
+    """The debugger's per-op statistics of the int8 model, one dict per tensor."""
+    order = []
+
+    def debug_dataset():
+        for pair in tqdm(pairs, desc="debug pairs", leave=False):
+            yield [np.asarray(pair[name], np.float32) for name in order]
+
+    with debugger_interpreter(interpreter_class):
         debugger = tf.lite.experimental.QuantizationDebugger(
             converter=int8_converter(saved_model_dir, calibration),
             debug_dataset=debug_dataset,
         )
         order.extend(input_names(debugger.quant_model))
         debugger.run()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
     dump = io.StringIO()
     debugger.layer_statistics_dump(dump)
     dump.seek(0)
@@ -163,40 +196,189 @@ def layer_errors(preset, args):
     return rows
 
 
+def _every_tensor(tflite_bytes):
+    """A LiteRT interpreter of built-in kernels that keeps every tensor."""
+    interpreter = litert.Interpreter(
+        model_content=tflite_bytes,
+        experimental_preserve_all_tensors=True,
+        experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def _values(interpreter, details):
+    """Tensor name → value as float64, int8 tensors dequantised."""
+    values = {}
+    for detail in details:
+        if not detail["name"]:
+            continue
+        try:
+            value = interpreter.get_tensor(detail["index"]).astype(np.float64)
+        except ValueError:  # a tensor without data (e.g. an unused optional)
+            continue
+        scale, zero_point = detail["quantization"]
+        if detail["dtype"] == np.int8 and scale:
+            value = (value - zero_point) * scale
+        values[detail["name"]] = value
+    return values
+
+
+def accumulated_errors(saved_model_dir, calibration, pairs):
+    """RMS(int8 - float32) / std(float32) of every shared tensor and of the maps.
+
+    Returns:
+        (rows, maps): rows in the int8 file's op order, {"op", "tensor",
+        "error"}; maps: output name → the same metric.
+    """
+    converter = int8_converter(saved_model_dir, calibration)
+    converter.inference_input_type = tf.float32
+    converter.inference_output_type = tf.float32
+    int8 = _every_tensor(converter.convert())
+    float32 = _every_tensor(_converter(saved_model_dir).convert())
+    int8_details = int8.get_tensor_details()
+    float_details = float32.get_tensor_details()
+    by_index = {d["index"]: d for d in int8_details}
+    produced = [  # (op type, tensor name) in the order the int8 file runs them
+        (op["op_name"], by_index[index]["name"])
+        for op in int8._get_ops_details()
+        for index in op["outputs"]
+    ]
+    errors, maps = defaultdict(list), defaultdict(list)
+    runners = [i.get_signature_runner(SIGNATURE_KEY) for i in (int8, float32)]
+    for pair in tqdm(pairs, desc="int8 vs float32", leave=False):
+        feed = {name: np.asarray(pair[name], np.float32) for name in INPUTS}
+        q_out, f_out = (runner(**feed) for runner in runners)
+        q_values = _values(int8, int8_details)
+        f_values = _values(float32, float_details)
+        for _, name in produced:
+            q, f = q_values.get(name), f_values.get(name)
+            if q is not None and f is not None and q.shape == f.shape:
+                errors[name].append(_relative_error(q, f))
+        for name in OUTPUTS:
+            maps[name].append(_relative_error(q_out[name], f_out[name]))
+    rows = [
+        {"op": op, "tensor": short_name(name), "error": float(np.mean(errors[name]))}
+        for op, name in produced
+        if errors[name]
+    ]
+    return rows, {name: float(np.mean(e)) for name, e in maps.items()}
+
+
+def _relative_error(quantized, reference):
+    quantized, reference = np.asarray(quantized, np.float64), np.asarray(reference)
+    spread = max(float(np.std(reference)), 1e-12)
+    return float(np.sqrt(np.mean((quantized - reference) ** 2)) / spread)
+
+
+def measure(preset, args):
+    """Own errors per interpreter and accumulated errors of the preset's int8 model."""
+    model = LoReTrack.from_preset(preset)
+    calibration = calibration_samples(
+        procedural_dataset(
+            CALIBRATION_VIDEOS, split="train", num_frames=CALIBRATION_FRAMES
+        ),
+        model,
+        args.calibration_frames,
+    )
+    pairs = calibration_samples(
+        procedural_dataset(DEBUG_VIDEOS, split="test", num_frames=DEBUG_FRAMES),
+        model,
+        args.debug_pairs,
+    )
+    workdir = tempfile.mkdtemp(prefix="loretrack-int8-debug-")
+    try:
+        saved_model_dir = os.path.join(workdir, "saved_model")
+        export_saved_model(model, saved_model_dir)
+        own = {
+            label: own_errors(saved_model_dir, calibration, pairs, interpreter)
+            for label, interpreter in INTERPRETERS.items()
+        }
+        accumulated = accumulated_errors(saved_model_dir, calibration, pairs)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    backbone = model.backbone
+    tokens = sum(
+        (side // backbone.patch_size) ** 2
+        for side in (backbone.template_size, backbone.search_size)
+    )
+    return {"own": own, "accumulated": accumulated, "tokens": tokens}
+
+
 def by_op_type(rows):
-    """(op type, count, mean and max RMSE/scale), worst mean first."""
+    """op type → (count, mean and max RMSE/scale)."""
     steps = defaultdict(list)
     for row in rows:
         steps[row["op"]].append(row["steps"])
-    table = [(op, len(v), np.mean(v), np.max(v)) for op, v in steps.items()]
-    return sorted(table, key=lambda t: -t[2])
+    return {op: (len(v), np.mean(v), np.max(v)) for op, v in steps.items()}
 
 
-def reading(preset, rows):
+def block_table(rows):
+    """Block index → {stage column: accumulated error}, from the ordered rows."""
+    blocks = defaultdict(list)
+    for row in rows:
+        scope = row["tensor"].split("/")[0]
+        if scope.startswith("transformer_block_"):
+            blocks[int(scope.removeprefix("transformer_block_"))].append(row)
+    table = {}
+    for block, block_rows in sorted(blocks.items()):
+        table[block] = {}
+        for column, op, which in BLOCK_STAGES:
+            of_type = [r["error"] for r in block_rows if r["op"] == op]
+            if len(of_type) > which:
+                table[block][column] = of_type[which]
+    return table
+
+
+def reading(preset, result):
     """A few sentences on the numbers of one preset."""
-    table = by_op_type(rows)
+    own = result["own"]["LiteRT"]
+    types_ = by_op_type(own)
     limit = 2 * ROUNDING_STEPS
-    near = sum(r["steps"] <= limit for r in rows)
-    worst = max(rows, key=lambda r: r["steps"])
-    (op1, n1, mean1, max1), (op2, n2, mean2, max2) = table[:2]
-    copies = [op for op, _, _, top in table if top < 0.01]
-    calm = [op for op, _, _, top in table if 0.01 <= top <= limit]
+    near = sum(r["steps"] <= limit for r in own)
+    worst_op = max(types_, key=lambda op: types_[op][1])
+    rows, maps = result["accumulated"]
+    blocks = block_table(rows)
+    entry = next((r["error"] for r in rows if r["op"] == "CONCATENATION"), None)
+    jumps = []
+    for stages in blocks.values():
+        values = [stages.get(column) for column, _, _ in BLOCK_STAGES]
+        jumps += [
+            (after - before, column)
+            for (column, _, _), before, after in zip(
+                BLOCK_STAGES[1:], values, values[1:]
+            )
+            if before is not None and after is not None
+        ]
+    steps_up = defaultdict(float)
+    for rise, column in jumps:
+        steps_up[column] = max(steps_up[column], rise)
+    biggest = max(steps_up, key=steps_up.get)
+    tf_lite = by_op_type(result["own"]["tf.lite + XNNPACK"])
     return (
-        f"{preset}: {near} of {len(rows)} int8 tensors stay within twice the "
-        f"rounding error ({limit:.2f} steps), among them every output of "
-        f"{', '.join(calm) or 'no arithmetic op type'}; {', '.join(copies)} "
-        "only move, slice or clamp int8 values and add no error. "
-        f"The error concentrates in {op1} ({n1} ops, mean {mean1:.2f}, max "
-        f"{max1:.2f} steps) and {op2} ({n2} ops, mean {mean2:.2f}, max "
-        f"{max2:.2f}). The worst tensor is `{worst['tensor']}` ({worst['op']}, "
-        f"{worst['steps']:.1f} steps, largest error per pair "
-        f"{worst['max_abs']:.3g} on a step of {worst['scale']:.3g})."
+        f"{preset}: in LiteRT, {near} of {len(own)} int8 ops stay within twice "
+        f"the rounding error ({limit:.2f} steps) of their own; the worst op "
+        f"type on average is {worst_op} (mean {types_[worst_op][1]:.2f}, max "
+        f"{types_[worst_op][2]:.2f} steps). tf.lite's XNNPACK delegate "
+        f"instead shows BATCH_MATMUL at mean {tf_lite['BATCH_MATMUL'][1]:.2f} "
+        f"steps (LiteRT {types_['BATCH_MATMUL'][1]:.2f}). "
+        + (
+            f"The tokens enter block 0 off by {entry:.3f} of their spread; "
+            if entry
+            else ""
+        )
+        + f"the largest rise inside a block comes at the {biggest} "
+        f"(+{steps_up[biggest]:.3f}; {result['tokens']} tokens, so a uniform "
+        f"attention row is {256 / result['tokens']:.1f} steps of the softmax "
+        "output's fixed 1/256 grid), and the maps end off by "
+        + " / ".join(f"{maps[name]:.3f}" for name in OUTPUTS)
+        + " (score / size / offset)."
     )
 
 
 def report(results, args):
     lines = [
-        "# Per-tensor error of TFLite full int8 (post-training)",
+        "# Per-op and accumulated error of TFLite full int8 (post-training)",
         "",
         "Command:",
         "",
@@ -216,28 +398,59 @@ def report(results, args):
         "",
         "## Reading",
         "",
-        "\n\n".join(reading(preset, rows) for preset, rows in results.items()),
+        "\n\n".join(reading(preset, result) for preset, result in results.items()),
     ]
-    for preset, rows in results.items():
+    labels = list(INTERPRETERS)
+    for preset, result in results.items():
+        rows, maps = result["accumulated"]
+        types_ = {label: by_op_type(result["own"][label]) for label in labels}
+        order = sorted(types_[labels[0]], key=lambda op: -types_[labels[0]][op][1])
         lines += [
             "",
-            f"## {preset}: by op type",
+            f"## {preset}: accumulated error, RMS(int8 - float32) / std(float32)",
             "",
-            "| op type | tensors | mean RMSE/scale | max RMSE/scale |",
-            "|---|---|---|---|",
+            "| block | " + " | ".join(c for c, _, _ in BLOCK_STAGES) + " |",
+            "|---|" + "---|" * len(BLOCK_STAGES),
             *(
-                f"| {op} | {n} | {mean:.3g} | {worst:.3g} |"
-                for op, n, mean, worst in by_op_type(rows)
+                f"| {block} | "
+                + " | ".join(
+                    f"{stages[c]:.3f}" if c in stages else "–"
+                    for c, _, _ in BLOCK_STAGES
+                )
+                + " |"
+                for block, stages in block_table(rows).items()
             ),
             "",
-            f"## {preset}: top {args.top} tensors",
+            "Maps: " + ", ".join(f"{name} {maps[name]:.3f}" for name in OUTPUTS) + ".",
+            "",
+            f"## {preset}: each op's own error by op type, RMSE / scale",
+            "",
+            "| op type | tensors | "
+            + " | ".join(f"{label} mean | {label} max" for label in labels)
+            + " |",
+            "|---|---|" + "---|---|" * len(labels),
+            *(
+                f"| {op} | {types_[labels[0]][op][0]} | "
+                + " | ".join(
+                    "{:.3g} | {:.3g}".format(*types_[label][op][1:])
+                    if op in types_[label]
+                    else "– | –"
+                    for label in labels
+                )
+                + " |"
+                for op in order
+            ),
+            "",
+            f"## {preset}: top {args.top} tensors by own error (LiteRT)",
             "",
             "| op type | tensor | RMSE/scale | RMSE | largest error | scale |",
             "|---|---|---|---|---|---|",
             *(
                 f"| {r['op']} | `{r['tensor']}` | {r['steps']:.2f} | "
                 f"{r['rmse']:.3g} | {r['max_abs']:.3g} | {r['scale']:.3g} |"
-                for r in sorted(rows, key=lambda r: -r["steps"])[: args.top]
+                for r in sorted(result["own"][labels[0]], key=lambda r: -r["steps"])[
+                    : args.top
+                ]
             ),
         ]
     write_text(args.output, "\n".join(lines) + "\n")
@@ -266,7 +479,7 @@ def main():
     parser.add_argument("--output", default="benchmarks/results/int8_layer_errors.md")
     args = parser.parse_args()
     presets = [p for p in args.presets.split(",") if p]
-    report({preset: layer_errors(preset, args) for preset in presets}, args)
+    report({preset: measure(preset, args) for preset in presets}, args)
 
 
 if __name__ == "__main__":

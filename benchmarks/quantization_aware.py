@@ -15,7 +15,10 @@ Runtime static int8), two files of the same network:
   `--tracking-weight`, `--learning-rate` for backbone and head, no stochastic
   depth), with 8-bit weights for TFLite and 7-bit for ONNX Runtime, then
   exports it with the ranges it learned (TFLite int8 calibrates its remaining
-  tensors on the same 64 pairs).
+  tensors on the same 64 pairs);
+- with `--attention-probabilities`, a third, 8-bit run that also rounds every
+  softmax output to the k/256 grid full-integer TFLite writes it on, exported
+  as TFLite int8 ("softmax rounded" rows).
 
 Each file then tracks the procedural *test* videos (split "test", never
 trained or calibrated on) and the real sequence `bag` (read only, measured
@@ -83,30 +86,34 @@ def training_videos(folder):
     return folder
 
 
-def fine_tune(preset, bits, args, run, calibration_dir, modes):
+def fine_tune(preset, bits, args, run, calibration_dir, modes, extra=()):
     """Runs the recipe once (kept: a finished run folder is reused)."""
     targets = [(f, q) for f, q, b in modes if b == bits]
     if all(os.path.isfile(os.path.join(run, f"model_{q}.{f}")) for f, q in targets):
         return None
     started = time.perf_counter()
-    command = [
-        sys.executable,
-        os.path.join(ROOT, "recipes", "quantization_aware.py"),
-        f"--preset={preset}",
-        f"--weight-bits={bits}",
-        "--data=procedural=64",
-        "--epochs=1",
-        f"--samples-per-epoch={args.steps * BATCH}",
-        f"--batch-size={BATCH}",
-        f"--learning-rate={args.learning_rate}",
-        f"--tracking-weight={args.tracking_weight}",
-        "--backbone-multiplier=1",
-        "--workers=2",
-        "--skip-eval",
-        "--verbose=2",
-        f"--calibration={calibration_dir}",
-        f"--output={run}",
-    ] + [f"--export={f}:{q}" for f, q in targets]
+    command = (
+        [
+            sys.executable,
+            os.path.join(ROOT, "recipes", "quantization_aware.py"),
+            f"--preset={preset}",
+            f"--weight-bits={bits}",
+            "--data=procedural=64",
+            "--epochs=1",
+            f"--samples-per-epoch={args.steps * BATCH}",
+            f"--batch-size={BATCH}",
+            f"--learning-rate={args.learning_rate}",
+            f"--tracking-weight={args.tracking_weight}",
+            "--backbone-multiplier=1",
+            "--workers=2",
+            "--skip-eval",
+            "--verbose=2",
+            f"--calibration={calibration_dir}",
+            f"--output={run}",
+        ]
+        + [f"--export={f}:{q}" for f, q in targets]
+        + list(extra)
+    )
     subprocess.run(command, check=True, env={**os.environ, "PYTHONPATH": ROOT})
     return time.perf_counter() - started
 
@@ -185,8 +192,11 @@ def benchmark_preset(preset, args, sets, calibration_dir, test_pairs, modes):
     rows = {"float32": {"suc": float_suc}}
     ptq = post_training(model, preset, folder, calibration, modes)
     train_seconds = {}
-    for bits in sorted({b for _, _, b in modes}):
-        run = os.path.join(folder, f"qat{bits}")
+    runs = {  # run folders are per step count: other budgets are not reused
+        bits: os.path.join(folder, f"qat{bits}-{args.steps}steps")
+        for bits in sorted({b for _, _, b in modes})
+    }
+    for bits, run in runs.items():
         train_seconds[bits] = fine_tune(preset, bits, args, run, calibration_dir, modes)
         qat = load_quantization_aware(os.path.join(run, "preset"))
         rows[f"keras fake-quant {bits}-bit"] = measure(
@@ -197,7 +207,7 @@ def benchmark_preset(preset, args, sets, calibration_dir, test_pairs, modes):
             ("post-training", ptq[fmt, quantization]),
             (
                 "quantization-aware",
-                os.path.join(folder, f"qat{bits}", f"model_{quantization}.{fmt}"),
+                os.path.join(runs[bits], f"model_{quantization}.{fmt}"),
             ),
         ):
             engine = Tracker.from_file(path, num_threads=args.threads).engine
@@ -205,7 +215,41 @@ def benchmark_preset(preset, args, sets, calibration_dir, test_pairs, modes):
                 engine, sets, reference, pairs, reference_maps
             )
             print(preset, fmt, quantization, kind, rows[f"{fmt} {quantization} {kind}"])
+    rounded = [m for m in modes if m[:2] == ("tflite", "int8")]
+    if args.attention_probabilities and rounded:
+        run = os.path.join(folder, f"qat8-softmax-{args.steps}steps")
+        train_seconds["8-bit, softmax rounded"] = fine_tune(
+            preset,
+            8,
+            args,
+            run,
+            calibration_dir,
+            rounded,
+            ["--attention-probabilities"],
+        )
+        rows.update(
+            softmax_rounded_rows(
+                run, args, sets, reference, pairs, reference_maps, rounded
+            )
+        )
     return save_result(folder, args, rows, train_seconds, sets)
+
+
+def softmax_rounded_rows(run, args, sets, reference, pairs, reference_maps, modes):
+    """Rows of the run that also rounds the softmax: Keras and its int8 files."""
+    qat = load_quantization_aware(os.path.join(run, "preset"))
+    rows = {
+        "keras fake-quant 8-bit, softmax rounded": measure(
+            KerasEngine(qat), sets, reference, pairs, reference_maps
+        )
+    }
+    for fmt, quantization, _ in modes:
+        path = os.path.join(run, f"model_{quantization}.{fmt}")
+        engine = Tracker.from_file(path, num_threads=args.threads).engine
+        rows[f"{fmt} {quantization} quantization-aware, softmax rounded"] = measure(
+            engine, sets, reference, pairs, reference_maps
+        )
+    return rows
 
 
 def _command():
@@ -235,6 +279,10 @@ def load_result(work, preset):
 
 def _f(value, spec="{:.3f}"):
     return "–" if value is None else spec.format(value)
+
+
+def _bits(key):
+    return f"{key}-bit" if key.isdigit() else key
 
 
 def report(results, args):
@@ -289,7 +337,7 @@ def report(results, args):
                 + f" | {maps} | {_f(row.get('partitions'), '{}')} |"
             )
         spent = ", ".join(
-            f"{bits}-bit " + ("run reused" if s is None else f"{s:.0f} s")
+            f"{_bits(bits)} " + ("run reused" if s is None else f"{s:.0f} s")
             for bits, s in result["train_seconds"].items()
         )
         lines.append(
@@ -343,6 +391,12 @@ def main():
         help="export modes to compare",
     )
     parser.add_argument("--test-videos", type=int, default=TEST_VIDEOS)
+    parser.add_argument(
+        "--attention-probabilities",
+        action="store_true",
+        help="add a fine-tuning run that also rounds the softmax as full-integer "
+        "TFLite does (--attention-probabilities of the recipe), for tflite:int8",
+    )
     parser.add_argument(
         "--include",
         nargs="*",

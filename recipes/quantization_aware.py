@@ -111,6 +111,12 @@ group.add_argument(
     help="share of an activation range each batch keeps",
 )
 group.add_argument(
+    "--attention-probabilities",
+    action="store_true",
+    help="also round the softmax outputs to the k/256 grid full-integer TFLite "
+    "computes them on (fine-tuning for tflite:int8)",
+)
+group.add_argument(
     "--export",
     type=export_target,
     action="append",
@@ -162,7 +168,10 @@ drop_path = 0.0 if config.drop_path is None else config.drop_path
 with strategy.scope():
     model = LoReTrack.from_preset(args.preset, drop_path_rate=drop_path)
     quantization_aware(
-        model, weight_bits=args.weight_bits, range_decay=args.range_decay
+        model,
+        weight_bits=args.weight_bits,
+        range_decay=args.range_decay,
+        attention_probabilities=args.attention_probabilities,
     )
     trained, teacher = model, None
     if not args.no_distillation:

@@ -5,6 +5,7 @@ import os
 import platform
 
 from keras_loretrack.benchmarking.fidelity import FIDELITY_PAIRS
+from keras_loretrack.benchmarking.machine_speed import cpu_description
 from keras_loretrack.benchmarking.rounds import INT8_QUANTIZATIONS, WARMUP_CALLS
 from keras_loretrack.tracking.engines import MAP_NAMES
 from keras_loretrack.version import __version__
@@ -182,7 +183,8 @@ def to_markdown(rows, settings, sequences):
         f"{settings.calibration} --calibration-frames {settings.calibration_frames} "
         f"--rounds {rounds}"
         f"{f' --max-frames {settings.max_frames}' if settings.max_frames else ''}`",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs; keras_loretrack "
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, {cpu_description()}; "
+        "keras_loretrack "
         f"{__version__}; {datetime.date.today().isoformat()}. "
         f"{settings.threads} threads per runtime.",
         f"Sequences: {', '.join(s.name for s in sequences)} ({frames} frames).",

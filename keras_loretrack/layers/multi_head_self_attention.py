@@ -58,7 +58,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             split_heads(x) for x in ops.split(self.qkv(tokens), 3, axis=-1)
         )
         logits = ops.matmul(query * self.scale, ops.transpose(key, (0, 1, 3, 2)))
-        attention = ops.softmax(logits, axis=-1)
+        attention = self.probabilities(logits)
         mixed = ops.transpose(ops.matmul(attention, value), (0, 2, 1, 3))
         output = self.projection(ops.reshape(mixed, (-1, num_tokens, self.hidden_dim)))
         return {
@@ -68,6 +68,10 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             "value": value,
             "attention": attention,
         }
+
+    def probabilities(self, logits):
+        """The attention map: softmax of the logits over the keys."""
+        return ops.softmax(logits, axis=-1)
 
     def get_config(self):
         config = super().get_config()

@@ -17,6 +17,9 @@ import keras
 from keras import ops
 
 ACTIVATION_BITS = 8
+# TFLite's int8 softmax writes its output with scale 1/256 and zero point
+# -128: the probabilities k/256, k = 0 … 255.
+PROBABILITY_RANGE = (0.0, 255.0 / 256.0)
 WEIGHT_BITS = (7, 8)
 # The narrowest range a quantiser accepts: a channel of zero weights or an
 # all-zero activation still gets a positive scale.
@@ -66,6 +69,13 @@ def fake_quantize_activations(x, low, high):
     low, high = activation_limits(low, high)
     return keras.quantizers.fake_quant_with_min_max_vars(
         x, low, high, num_bits=ACTIVATION_BITS, narrow_range=False
+    )
+
+
+def fake_quantize_probabilities(probabilities):
+    """Rounds probabilities to the grid of TFLite's int8 softmax output (k/256)."""
+    return keras.quantizers.fake_quant_with_min_max_vars(
+        probabilities, *PROBABILITY_RANGE, num_bits=ACTIVATION_BITS, narrow_range=False
     )
 
 

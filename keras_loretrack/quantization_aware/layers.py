@@ -1,4 +1,4 @@
-"""Quantization-aware versions of Keras' Dense and Conv2D, switched on in place.
+"""Quantization-aware versions of Keras' Dense, Conv2D and the attention, in place.
 
 `quantization_aware` (`keras_loretrack.quantization_aware.model`) turns each
 `Dense` / `Conv2D` of a built model into the matching class below, the way
@@ -17,6 +17,8 @@ A convolution followed by a BatchNormalization (OSTrack's head) folds the
 normalisation's moving statistics into its kernel and bias before quantising
 them, as the converters fold them for inference, and the normalisation layer
 passes its input through (its statistics stay frozen while fine-tuning).
+For full-integer files the attention layers can also round their softmax
+probabilities to the fixed grid TFLite's int8 softmax writes them on.
 """
 
 import dataclasses
@@ -25,8 +27,10 @@ import inspect
 import keras
 from keras import ops
 
+from keras_loretrack.layers.multi_head_self_attention import MultiHeadSelfAttention
 from keras_loretrack.quantization_aware.fake_quant import (
     MovingRange,
+    fake_quantize_probabilities,
     fake_quantize_weights,
 )
 
@@ -113,6 +117,23 @@ class QuantizationAwareConv2D(_QuantizationAware, keras.layers.Conv2D):
         return self._forward(inputs, training, self.convolution_op)
 
 
+class QuantizationAwareMultiHeadSelfAttention(MultiHeadSelfAttention):
+    """Self-attention whose probabilities are rounded as TFLite's int8 softmax does.
+
+    Full-integer TFLite files write the softmax output on a fixed grid (k/256)
+    whatever its calibration; most attention probabilities are a few steps of
+    it. `round_probabilities` is switched off only to export float graphs.
+    """
+
+    round_probabilities = True
+
+    def probabilities(self, logits):
+        attention = super().probabilities(logits)
+        if not self.round_probabilities:
+            return attention
+        return fake_quantize_probabilities(attention)
+
+
 class FoldedBatchNormalization(keras.layers.BatchNormalization):
     """A BatchNormalization folded into the convolution before it: the identity."""
 
@@ -126,6 +147,7 @@ class FoldedBatchNormalization(keras.layers.BatchNormalization):
 for _class in (
     QuantizationAwareDense,
     QuantizationAwareConv2D,
+    QuantizationAwareMultiHeadSelfAttention,
     FoldedBatchNormalization,
 ):
     _class.__name__ = _class.__bases__[-1].__name__
@@ -134,6 +156,7 @@ QUANTIZATION_AWARE = {
     keras.layers.Dense: QuantizationAwareDense,
     keras.layers.Conv2D: QuantizationAwareConv2D,
     keras.layers.BatchNormalization: FoldedBatchNormalization,
+    MultiHeadSelfAttention: QuantizationAwareMultiHeadSelfAttention,
 }
 FLOAT = {value: key for key, value in QUANTIZATION_AWARE.items()}
 
@@ -154,12 +177,12 @@ def _adopt_call_signature(layer):
 
 
 def make_quantization_aware(layer, quantization=None):
-    """Gives a built Dense, Conv2D or BatchNormalization its class above.
+    """Gives a built Dense, Conv2D, BatchNormalization or attention its class above.
 
     Args:
         layer: the layer (changed in place).
         quantization: `LayerQuantization` for a Dense or Conv2D; None for a
-            BatchNormalization folded into its convolution.
+            BatchNormalization folded into its convolution or an attention.
     """
     layer.__class__ = QUANTIZATION_AWARE[type(layer)]
     if quantization is not None:

@@ -24,6 +24,7 @@ import numpy as np
 
 from keras_loretrack.atomic_files import write_json
 from keras_loretrack.layers.center_head import BRANCHES, CenterHead
+from keras_loretrack.layers.multi_head_self_attention import MultiHeadSelfAttention
 from keras_loretrack.models.loretrack import LoReTrack
 from keras_loretrack.quantization_aware.fake_quant import (
     MovingRange,
@@ -33,6 +34,7 @@ from keras_loretrack.quantization_aware.layers import (
     FLOAT,
     QUANTIZATION_AWARE,
     LayerQuantization,
+    QuantizationAwareMultiHeadSelfAttention,
     make_float,
     make_quantization_aware,
 )
@@ -68,6 +70,14 @@ def quantized_layers(model):
     }
 
 
+def _rounding_attentions(model):
+    return [
+        layer
+        for layer in _layers(model)
+        if isinstance(layer, QuantizationAwareMultiHeadSelfAttention)
+    ]
+
+
 def is_quantization_aware(model):
     """Whether `quantization_aware` has been applied to `model` (and not undone)."""
     return bool(quantized_layers(model))
@@ -85,7 +95,12 @@ def _head_norms(model):
     return pairs
 
 
-def quantization_aware(model, weight_bits=8, range_decay=DEFAULT_RANGE_DECAY):
+def quantization_aware(
+    model,
+    weight_bits=8,
+    range_decay=DEFAULT_RANGE_DECAY,
+    attention_probabilities=False,
+):
     """Fake-quantises every Dense and Conv2D of a `LoReTrack`, in place.
 
     Each fully-connected and convolution layer then computes as its int8
@@ -102,6 +117,10 @@ def quantization_aware(model, weight_bits=8, range_decay=DEFAULT_RANGE_DECAY):
             on x86 CPUs without VNNI (see `keras_loretrack.export.onnx`).
         range_decay: float in [0, 1). How much of an activation range each
             training batch keeps; the first batch sets it.
+        attention_probabilities: bool. Also round every attention's softmax
+            output to the grid full-integer TFLite `int8` computes it on
+            (k/256, whatever the calibration): fine-tuning for that mode.
+            `int8-mixed` and ONNX files keep the softmax in float.
 
     Returns:
         `model`, now quantization-aware.
@@ -152,6 +171,10 @@ def quantization_aware(model, weight_bits=8, range_decay=DEFAULT_RANGE_DECAY):
         )
         if norm is not None:
             make_quantization_aware(norm)
+    if attention_probabilities:
+        for layer in _layers(model):
+            if type(layer) is MultiHeadSelfAttention:
+                make_quantization_aware(layer)
     return model
 
 
@@ -181,11 +204,14 @@ def frozen_weights(model, activations=True):
 
     Args:
         model: a quantization-aware `LoReTrack`.
-        activations: bool. Keep the activations' fake quantisation; False
-            gives the float graph (with the int8-exact weights) that ONNX
-            Runtime's quantiser takes.
+        activations: bool. Keep the activations' fake quantisation (and the
+            attention probabilities' rounding); False gives the float graph
+            (with the int8-exact weights) that ONNX Runtime's quantiser takes.
     """
     layers = list(quantized_layers(model).values())
+    attentions = _rounding_attentions(model)
+    for attention in attentions:
+        attention.round_probabilities = activations
     for layer in layers:
         kernel, bias = layer.quantized_weights()
         layer.quantization.frozen = (
@@ -199,6 +225,8 @@ def frozen_weights(model, activations=True):
         for layer in layers:
             layer.quantization.frozen = None
             layer.quantization.activations = True
+        for attention in attentions:
+            attention.round_probabilities = True
 
 
 def _limits(moving):
@@ -209,7 +237,8 @@ def quantization_ranges(model):
     """The activation ranges of a quantization-aware model, as plain data.
 
     Returns:
-        dict: `weight_bits`, `range_decay` and `layers`: layer path →
+        dict: `weight_bits`, `range_decay`, `attention_probabilities`
+        (whether the attentions round their softmax) and `layers`: layer path →
         {"inputs": [min, max], "outputs": [min, max] or None, "batches":
         training calls the input range has seen}.
 
@@ -223,6 +252,7 @@ def quantization_ranges(model):
     return {
         "weight_bits": first.weight_bits,
         "range_decay": first.inputs.decay,
+        "attention_probabilities": bool(_rounding_attentions(model)),
         "layers": {
             path: {
                 "inputs": _limits(layer.quantization.inputs),
@@ -288,7 +318,10 @@ def load_quantization_aware(preset_dir):
         ranges = json.load(f)
     model = LoReTrack.from_preset(preset_dir)
     quantization_aware(
-        model, weight_bits=ranges["weight_bits"], range_decay=ranges["range_decay"]
+        model,
+        weight_bits=ranges["weight_bits"],
+        range_decay=ranges["range_decay"],
+        attention_probabilities=ranges.get("attention_probabilities", False),
     )
     set_quantization_ranges(model, ranges)
     return model

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from keras_loretrack.benchmarking.machine_speed import (
+    cpu_description,
     int8_matmul_model,
     transformer_matmul_shapes,
 )
@@ -36,3 +37,15 @@ def test_int8_matmul_model_computes_the_integer_products():
         expected = a.astype(np.int64) @ weights[i].astype(np.int64)
         assert products[i].shape == (m, n)
         np.testing.assert_array_equal(products[i], expected)
+
+
+def test_cpu_description_names_the_best_int8_instructions(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\nmodel name\t: Some Xeon\nflags\t\t: fpu sse avx2 fma\n\n"
+        "processor\t: 1\nmodel name\t: Some Xeon\nflags\t\t: fpu sse avx2 fma\n"
+    )
+    assert cpu_description(cpuinfo) == "Some Xeon (AVX2, no VNNI)"
+    cpuinfo.write_text("model name\t: AMD EPYC\nflags\t: avx2 avx512f avx512_vnni\n")
+    assert cpu_description(cpuinfo) == "AMD EPYC (AVX-512 VNNI)"
+    assert cpu_description(tmp_path / "missing")  # falls back to the platform

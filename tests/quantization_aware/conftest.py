@@ -36,18 +36,23 @@ def crop_pairs():
 
 @pytest.fixture(scope="session")
 def observed_model(crop_pairs):
-    """`tiny_test` made quantization-aware (`weight_bits`), ranges observed."""
+    """`tiny_test` made quantization-aware, ranges observed: make(bits, rounding)."""
     from keras_loretrack.quantization_aware import quantization_aware
 
     models = {}
 
-    def make(weight_bits=8):
-        if weight_bits not in models:
-            model = quantization_aware(tiny_model(), weight_bits=weight_bits)
+    def make(weight_bits=8, attention_probabilities=False):
+        key = weight_bits, attention_probabilities
+        if key not in models:
+            model = quantization_aware(
+                tiny_model(),
+                weight_bits=weight_bits,
+                attention_probabilities=attention_probabilities,
+            )
             for half in (crop_pairs[:4], crop_pairs[4:8]):
                 model(batch_of(half), training=True)
-            models[weight_bits] = model
-        return models[weight_bits]
+            models[key] = model
+        return models[key]
 
     return make
 

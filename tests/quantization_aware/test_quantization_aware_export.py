@@ -36,16 +36,23 @@ LAYOUT_OPS = {"RESHAPE", "TRANSPOSE", "SPLIT", "CONCATENATION", "STRIDED_SLICE"}
 
 @pytest.fixture(scope="session")
 def exported(observed_model, crop_pairs, tmp_path_factory):
-    """(format, quantization, weight bits) → path, each exported once."""
+    """(format, quantization, weight bits, attention rounding) → path, exported once."""
     directory = tmp_path_factory.mktemp("qat_exports")
     paths = {}
 
-    def export(fmt, quantization, bits=8):
-        key = fmt, quantization, bits
+    def export(fmt, quantization, bits=8, rounding=False):
+        key = fmt, quantization, bits, rounding
         if key not in paths:
-            path = os.path.join(directory, f"tiny_{quantization}_{bits}.{fmt}")
+            path = os.path.join(
+                directory, f"tiny_{quantization}_{bits}_{rounding}.{fmt}"
+            )
             export_quantization_aware(
-                observed_model(bits), path, fmt, quantization, crop_pairs[:8], "tiny"
+                observed_model(bits, rounding),
+                path,
+                fmt,
+                quantization,
+                crop_pairs[:8],
+                "tiny",
             )
             paths[key] = path
         return paths[key]
@@ -54,17 +61,22 @@ def exported(observed_model, crop_pairs, tmp_path_factory):
 
 
 @pytest.mark.parametrize(
-    "fmt, quantization, bits",
-    [("tflite", "int8-mixed", 8), ("tflite", "int8", 8), ("onnx", "int8", 7)],
+    "fmt, quantization, bits, rounding",
+    [
+        ("tflite", "int8-mixed", 8, False),
+        ("tflite", "int8", 8, False),
+        ("tflite", "int8", 8, True),
+        ("onnx", "int8", 7, False),
+    ],
 )
 def test_exported_maps_match_the_fake_quantised_model(
-    fmt, quantization, bits, exported, observed_model, check_pairs
+    fmt, quantization, bits, rounding, exported, observed_model, check_pairs
 ):
     from keras_loretrack.tracking import KerasEngine, Tracker
 
-    path = exported(fmt, quantization, bits)
+    path = exported(fmt, quantization, bits, rounding)
     engine = Tracker.from_file(path, num_threads=1).engine
-    keras_engine = KerasEngine(observed_model(bits))
+    keras_engine = KerasEngine(observed_model(bits, rounding))
     worst = 0.0
     for pair in check_pairs:
         expected = keras_engine(pair["template"], pair["search"])

@@ -8,6 +8,7 @@ import pytest
 from keras_loretrack.models import LoReTrack
 from keras_loretrack.quantization_aware import (
     RANGES_FILE,
+    frozen_weights,
     load_quantization_aware,
     quantization_aware,
     quantization_ranges,
@@ -195,3 +196,47 @@ def test_bad_inputs_are_refused_with_the_reason(tmp_path, observed_model):
     with pytest.raises(FileNotFoundError, match=f"{RANGES_FILE} not found"):
         load_quantization_aware(tmp_path / "float")
     assert not os.path.exists(tmp_path / "float" / RANGES_FILE)
+
+
+def _attention_maps(model):
+    """Each attention layer's probabilities for the same random tokens."""
+    from keras_loretrack.layers import MultiHeadSelfAttention
+
+    layers = [
+        layer
+        for layer in model._flatten_layers()
+        if isinstance(layer, MultiHeadSelfAttention)
+    ]
+    tokens = np.random.default_rng(0).normal(size=(1, 12, layers[0].hidden_dim))
+    return [
+        np.asarray(layer(tokens.astype("float32"))["attention"]) for layer in layers
+    ]
+
+
+def _off_grid(maps_):
+    """The largest distance of a probability from the k/256 grid, in steps."""
+    return max(np.abs(m * 256 - np.round(m * 256)).max() for m in maps_)
+
+
+def test_attention_probabilities_are_rounded_to_tflite_int8_softmax_grid(
+    tmp_path, crop_pairs
+):
+    plain = quantization_aware(tiny_model())
+    rounding = quantization_aware(tiny_model(), attention_probabilities=True)
+    assert _off_grid(_attention_maps(rounding)) < 1e-3
+    assert max(m.max() for m in _attention_maps(rounding)) <= 255 / 256 + 1e-6
+    assert _off_grid(_attention_maps(plain)) > 0.1
+    with frozen_weights(rounding, activations=False):  # the float graph ONNX takes
+        assert _off_grid(_attention_maps(rounding)) > 0.1
+    assert _off_grid(_attention_maps(rounding)) < 1e-3
+
+    rounding(batch_of(crop_pairs[:4]), training=True)
+    save_quantization_aware(rounding, tmp_path / "preset")
+    loaded = load_quantization_aware(tmp_path / "preset")
+    assert quantization_ranges(loaded)["attention_probabilities"] is True
+    assert quantization_ranges(plain)["attention_probabilities"] is False
+    for key, value in maps(rounding, crop_pairs[9]).items():
+        np.testing.assert_array_equal(maps(loaded, crop_pairs[9])[key], value)
+
+    strip_quantization_aware(rounding)
+    assert _off_grid(_attention_maps(rounding)) > 0.1

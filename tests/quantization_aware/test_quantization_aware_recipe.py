@@ -45,6 +45,7 @@ def test_the_recipe_fine_tunes_saves_and_exports(tmp_path):
         "--skip-eval",
         "--verbose=2",
         "--weight-bits=7",
+        "--attention-probabilities",
         "--no-distillation",
         "--export=onnx:int8",
         f"--output={output}",
@@ -53,6 +54,7 @@ def test_the_recipe_fine_tunes_saves_and_exports(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     ranges = json.loads((output / "preset" / RANGES_FILE).read_text())
     assert ranges["weight_bits"] == 7
+    assert ranges["attention_probabilities"] is True
     assert {layer["batches"] for layer in ranges["layers"].values()} <= {2, 4}
     tracker = Tracker.from_file(output / "model_int8.onnx")
     tracker.initialize(np.zeros((120, 160, 3), np.uint8), (60, 40, 30, 30))
