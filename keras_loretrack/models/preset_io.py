@@ -424,14 +424,16 @@ def _save_model_weights(model, path):
     """Writes the model's own weights, never a compiled model's optimizer state.
 
     Keras' `save_weights` of a compiled model also writes its optimizer's
-    slots (AdamW: twice the weights again); a preset is a model, so an
-    uncompiled copy writes the file.
+    slots (AdamW: twice the weights again); a preset is a model, so its
+    writer (what `save_weights` calls) skips the optimizer and writes the
+    file an uncompiled model would.
     """
-    if getattr(model, "optimizer", None) is not None:
-        copy = type(model).from_config(model.get_config())
-        copy.set_weights(model.get_weights())
-        model = copy
-    model.save_weights(path)
+    from keras.src.saving import saving_lib
+
+    optimizer = getattr(model, "optimizer", None)
+    saving_lib.save_weights_only(
+        model, path, objects_to_skip=[optimizer] if optimizer is not None else None
+    )
 
 
 def save_preset(model, preset_dir):
