@@ -424,16 +424,17 @@ def _save_model_weights(model, path):
     """Writes the model's own weights, never a compiled model's optimizer state.
 
     Keras' `save_weights` of a compiled model also writes its optimizer's
-    slots (AdamW: twice the weights again); a preset is a model, so its
-    writer (what `save_weights` calls) skips the optimizer and writes the
-    file an uncompiled model would.
+    slots (AdamW: twice the weights again); a preset is a model, so for a
+    compiled one the writer `save_weights` calls skips the optimizer and
+    writes the file an uncompiled model would.
     """
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        model.save_weights(path)
+        return
     from keras.src.saving import saving_lib
 
-    optimizer = getattr(model, "optimizer", None)
-    saving_lib.save_weights_only(
-        model, path, objects_to_skip=[optimizer] if optimizer is not None else None
-    )
+    saving_lib.save_weights_only(model, path, objects_to_skip=[optimizer])
 
 
 def save_preset(model, preset_dir):
