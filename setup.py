@@ -15,6 +15,8 @@ OPTIONAL = {
         "onnxruntime>=1.20,<2",
         "ai-edge-litert>=2.0,<3",
     ],
+    # OpenVINO runs exported .onnx files: Tracker.from_file(path, runtime="openvino").
+    "openvino": ["openvino>=2025.0,<2027"],
     "plots": ["matplotlib>=3.8,<4"],
     # The PyTorch reference of the parity tests and benchmarks (CPU build).
     "torch": ["torch==2.13.0"],
@@ -56,6 +58,7 @@ setup(
             "six>=1.16",
             *OPTIONAL["procedural"],
             *OPTIONAL["plots"],
+            *OPTIONAL["openvino"],
         ],
     },
     entry_points={"console_scripts": ["loretrack=keras_loretrack.cli.main:main"]},

@@ -63,3 +63,11 @@ def test_procedural_videos_need_the_procedural_extra(monkeypatch):
     with pytest.raises(MissingExtraError, match=r"keras-loretrack\[procedural\]"):
         textures.load_texture("astronaut")
     textures.load_texture.cache_clear()
+
+
+def test_openvino_runtime_needs_the_openvino_extra(monkeypatch, tmp_path):
+    from keras_loretrack.tracking.openvino_engine import OpenVinoEngine
+
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    with pytest.raises(MissingExtraError, match=r"keras-loretrack\[openvino\]"):
+        OpenVinoEngine(tmp_path / "model.onnx")

@@ -1,7 +1,8 @@
 """The engines the bench compares, and how to build each one in any process.
 
 Every row of the bench is an engine: the Keras model, an exported TFLite or
-ONNX file in one quantisation mode, or the PyTorch reference network
+ONNX file in one quantisation mode (ONNX files on ONNX Runtime or OpenVINO),
+or the PyTorch reference network
 (`keras_loretrack.benchmarking.torch_ostrack`) with the same weights, in
 float32 or with PyTorch's dynamic int8 Linear layers.
 """
@@ -10,7 +11,7 @@ import dataclasses
 import time
 import warnings
 
-from keras_loretrack.benchmarking.engine_table import ENGINES
+from keras_loretrack.benchmarking.engine_table import ENGINES, OPENVINO_PRECISIONS
 from keras_loretrack.data.crops import CropGeometry
 from keras_loretrack.tracking.engines import MAP_NAMES, Engine
 
@@ -162,6 +163,13 @@ def open_engine(spec, threads, model=None):
         from keras_loretrack.tracking.onnx_engine import OnnxEngine
 
         return OnnxEngine(spec.path, num_threads=threads, name=spec.engine)
+    if kind == "openvino":
+        from keras_loretrack.tracking.openvino_engine import OpenVinoEngine
+
+        precision = OPENVINO_PRECISIONS.get(spec.engine, "f32")
+        return OpenVinoEngine(
+            spec.path, num_threads=threads, precision=precision, name=spec.engine
+        )
     return TorchEngine(spec.path, spec.architecture, quantization == "dynamic", threads)
 
 

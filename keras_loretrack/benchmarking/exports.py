@@ -11,12 +11,16 @@ import os
 import time
 
 from keras_loretrack.atomic_files import write_json
-from keras_loretrack.benchmarking.engine_table import ENGINES
+from keras_loretrack.benchmarking.engine_table import ENGINES, SHARED_FILES
 from keras_loretrack.benchmarking.engines import build_model
 
 
 def engine_file_path(engine, directory):
-    """Where `engine`'s exported file goes ("" for keras / torch, which need none)."""
+    """Where `engine`'s exported file goes ("" for keras / torch, which need none).
+
+    Engines that run another engine's file (`SHARED_FILES`) share its path.
+    """
+    engine = SHARED_FILES.get(engine, engine)
     kind = ENGINES[engine][0]
     if kind in ("keras", "torch"):
         return ""
@@ -50,6 +54,7 @@ def export_engine_file(model, engine, directory, calibration, stamp):
     path = engine_file_path(engine, directory)
     if not path or is_current(path, stamp):
         return path
+    engine = SHARED_FILES.get(engine, engine)
     kind, quantization = ENGINES[engine]
     started = time.perf_counter()
     if kind == "tflite":

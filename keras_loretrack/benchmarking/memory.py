@@ -26,6 +26,8 @@ def _rss_child(spec, threads, sample, queue):
         import ai_edge_litert.interpreter  # noqa: F401
     elif kind == "onnx":
         import onnxruntime  # noqa: F401
+    elif kind == "openvino":
+        import openvino  # noqa: F401
     elif kind == "torch":
         torch_reference_module()
     import keras_loretrack.tracking  # noqa: F401

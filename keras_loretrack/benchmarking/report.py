@@ -49,8 +49,20 @@ CHOICES = (
         "onnx-int8",
     ),
     ("ONNX: float32 → static int8", "onnx", "onnx-int8"),
+    ("ONNX float32 file: OpenVINO instead of ONNX Runtime", "onnx", "openvino"),
+    (
+        "ONNX static int8 file: OpenVINO instead of ONNX Runtime",
+        "onnx-int8",
+        "openvino-int8",
+    ),
+    (
+        "OpenVINO int8: bf16 instead of float32 for the ops left unquantised",
+        "openvino-int8",
+        "openvino-int8-bf16",
+    ),
     ("PyTorch dynamic int8 → ONNX static int8", "torch-int8", "onnx-int8"),
     ("PyTorch dynamic int8 → TFLite int8-mixed", "torch-int8", "tflite-int8-mixed"),
+    ("PyTorch dynamic int8 → OpenVINO int8", "torch-int8", "openvino-int8"),
 )
 
 RANDOM_WEIGHTS_NOTE = (

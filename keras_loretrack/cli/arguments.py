@@ -9,6 +9,10 @@ import os
 
 PRESET_HELP = "built-in preset name (e.g. res128) or preset directory"
 MODEL_HELP = "exported model file (.tflite, .onnx) run by its engine"
+RUNTIME_HELP = (
+    "runtime of --model (default: litert for .tflite, onnxruntime for .onnx); "
+    "openvino also runs .onnx files"
+)
 
 
 def add_model_arguments(
@@ -19,7 +23,8 @@ def add_model_arguments(
     Args:
         parser: `argparse.ArgumentParser` of the sub-command.
         files: bool. Also offer `--model FILE` (an exported model run by its
-            engine) as the alternative to `--preset`; one of the two is required.
+            engine) as the alternative to `--preset`, one of the two required,
+            and `--runtime` to pick the engine of the file.
         weights: bool. Add `--no-weights` (`args.load_weights = False`): build
             the preset with random initial weights.
         jit_compile: bool. Add `--jit-compile` (compile the Keras model with XLA).
@@ -31,11 +36,12 @@ def add_model_arguments(
         group = parser.add_mutually_exclusive_group(required=required)
         group.add_argument("--preset", default=default, help=PRESET_HELP)
         group.add_argument("--model", help=MODEL_HELP)
+        parser.add_argument("--runtime", help=RUNTIME_HELP)
     else:
         parser.add_argument(
             "--preset", required=required, default=default, help=PRESET_HELP
         )
-        parser.set_defaults(model=None)
+        parser.set_defaults(model=None, runtime=None)
     if weights:
         parser.add_argument(
             "--no-weights",
@@ -55,8 +61,11 @@ def add_model_arguments(
         parser.set_defaults(jit_compile=False)
 
 
-def build_tracker(preset=None, model=None, load_weights=True, jit_compile=False):
-    """A `Tracker` from a preset, or from an exported model file if `model` is set.
+def build_tracker(
+    preset=None, model=None, load_weights=True, jit_compile=False, runtime=None
+):
+    """A `Tracker` from a preset, or from an exported model file if `model` is set
+    (run by `runtime`, or the file type's default).
 
     A top-level function, so that `functools.partial` of it can be sent to
     worker processes.
@@ -64,7 +73,9 @@ def build_tracker(preset=None, model=None, load_weights=True, jit_compile=False)
     from keras_loretrack.tracking import Tracker
 
     if model is not None:
-        return Tracker.from_file(model)
+        return Tracker.from_file(model, runtime=runtime)
+    if runtime is not None:
+        raise ValueError(f"--runtime {runtime} runs a --model file, not a preset")
     return Tracker.from_preset(
         preset, load_weights=load_weights, jit_compile=jit_compile
     )
@@ -78,6 +89,7 @@ def tracker_factory(args):
         model=args.model,
         load_weights=args.load_weights,
         jit_compile=args.jit_compile,
+        runtime=args.runtime,
     )
 
 

@@ -9,6 +9,7 @@ import sys
 from keras_loretrack.atomic_files import write_text
 from keras_loretrack.benchmarking.engine_table import DEFAULT_ENGINES, ENGINES
 from keras_loretrack.cli.arguments import parse_list
+from keras_loretrack.optional import require
 
 DESCRIPTION = """\
 For each preset x engine: median and p90 ms of the model call and of the whole tracker
@@ -127,6 +128,8 @@ def run(args):
         sequences = calibration_sequences(args.sequences, label="--sequences folder")
         if any(ENGINES[e][0] == "torch" for e in engines):
             torch_reference_module()
+        if any(ENGINES[e][0] == "openvino" for e in engines):
+            require("openvino", "openvino", "The OpenVINO engines")
     except (ValueError, FileNotFoundError, RuntimeError, ImportError) as error:
         print(f"loretrack bench: {error}", file=sys.stderr)
         return 2

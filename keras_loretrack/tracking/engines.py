@@ -6,8 +6,9 @@ An engine takes one normalised template and one normalised search crop (batch
 (1, fs, fs, 2). It also carries what the tracker needs to make those crops, its
 `geometry` (a `CropGeometry`), and the side `feature_size` of its maps. The
 Keras engine lives here; engines for exported files
-(LiteRT `.tflite`, ONNX Runtime `.onnx`) register a loader per file extension
-with `register_file_engine`, and `engine_from_file` dispatches on it.
+(LiteRT `.tflite`, ONNX Runtime or OpenVINO `.onnx`) register a loader per file
+extension and runtime with `register_file_engine`, and `engine_from_file`
+dispatches on them.
 """
 
 import abc
@@ -20,7 +21,9 @@ from keras_loretrack.data.crops import CropGeometry
 
 MAP_NAMES = ("score_map", "size_map", "offset_map")
 
+# extension → {runtime name: loader}, and the runtime used when none is named.
 _FILE_ENGINES = {}
+_DEFAULT_RUNTIMES = {}
 
 
 class Engine(abc.ABC):
@@ -160,15 +163,19 @@ class KerasEngine(Engine):
         return {key: value.numpy() for key, value in zip(MAP_NAMES, outputs)}
 
 
-def register_file_engine(*extensions):
+def register_file_engine(*extensions, runtime, default=True):
     """Decorator registering a loader `loader(path, **kwargs) -> Engine`.
 
     Args:
         *extensions: str. File extensions the loader opens, such as ".tflite".
+        runtime: str. The runtime's name, which `engine_from_file(...,
+            runtime=...)` selects it by (e.g. "onnxruntime").
+        default: bool. Make it the runtime of these extensions when none is
+            named (otherwise the first one registered stays the default).
 
     Example:
     ```python
-    @register_file_engine(".onnx")
+    @register_file_engine(".onnx", runtime="onnxruntime")
     def load_onnx_engine(path, **kwargs):
         return OnnxEngine(path, **kwargs)
     ```
@@ -186,7 +193,12 @@ def register_file_engine(*extensions):
 
     def decorator(loader):
         for extension in normalized:
-            _FILE_ENGINES[extension] = loader
+            runtimes = _FILE_ENGINES.setdefault(extension, {})
+            runtimes[runtime] = loader
+            if default:
+                _DEFAULT_RUNTIMES[extension] = runtime
+            else:
+                _DEFAULT_RUNTIMES.setdefault(extension, runtime)
         return loader
 
     return decorator
@@ -197,11 +209,23 @@ def registered_file_extensions():
     return sorted(_FILE_ENGINES)
 
 
-def engine_from_file(path, **kwargs):
-    """Opens an exported model file with the engine registered for its extension.
+def registered_runtimes(extension=None):
+    """The runtimes registered for `extension` (default first), or for any."""
+    if extension is None:
+        return sorted({r for runtimes in _FILE_ENGINES.values() for r in runtimes})
+    extension = extension.lower()
+    default = _DEFAULT_RUNTIMES.get(extension)
+    others = sorted(r for r in _FILE_ENGINES.get(extension, {}) if r != default)
+    return ([default] if default else []) + others
+
+
+def engine_from_file(path, runtime=None, **kwargs):
+    """Opens an exported model file with an engine registered for its extension.
 
     Args:
         path: str. A model file (for example `.tflite` or `.onnx`).
+        runtime: str or None. The runtime to run it with (e.g. "openvino" for
+            an `.onnx`); None takes the extension's default.
         **kwargs: passed to the registered loader.
 
     Returns:
@@ -209,18 +233,25 @@ def engine_from_file(path, **kwargs):
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: no engine is registered for the file's extension.
+        ValueError: no engine is registered for the file's extension, or the
+            runtime named does not open it.
     """
     path = os.fspath(path)
     extension = os.path.splitext(path)[1].lower()
-    loader = _FILE_ENGINES.get(extension)
-    if loader is None:
+    runtimes = _FILE_ENGINES.get(extension)
+    if runtimes is None:
         known = registered_file_extensions()
         raise ValueError(
             f"No tracking engine is registered for {extension or 'extension-less'!r} "
             f"files ({path}); registered extensions: {known or 'none yet'}. Keras "
             "presets are loaded with Tracker.from_preset."
         )
+    runtime = _DEFAULT_RUNTIMES[extension] if runtime is None else runtime
+    if runtime not in runtimes:
+        raise ValueError(
+            f"Runtime {runtime!r} does not open {extension} files; runtimes for "
+            f"{extension}: {registered_runtimes(extension)}"
+        )
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Model file not found: {path}")
-    return loader(path, **kwargs)
+    return runtimes[runtime](path, **kwargs)

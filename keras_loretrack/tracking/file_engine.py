@@ -11,6 +11,7 @@ import numpy as np
 
 from keras_loretrack.data.crops import IMAGENET_MEAN, IMAGENET_STD
 from keras_loretrack.tracking.engines import MAP_NAMES, Engine
+from keras_loretrack.tracking.quantization import quantize_array
 
 
 def default_num_threads():
@@ -86,6 +87,22 @@ class FileEngine(Engine):
         self.geometry = metadata.geometry
         self.feature_size = metadata.feature_size
         self._renormalize = RenormalizedInputs(metadata.mean, metadata.std)
+
+    def _feed(self, template, search, inputs):
+        """The crops in the file's normalisation and input types.
+
+        Args:
+            template, search: the tracker's crops (checked against the shapes).
+            inputs: dict. Input name → (numpy dtype, (scale, zero_point)).
+        """
+        check_shapes(self, template, search)
+        feed = {}
+        for name, array in (("template", template), ("search", search)):
+            dtype, (scale, zero_point) = inputs[name]
+            feed[name] = quantize_array(
+                self._renormalize(array), dtype, scale, zero_point
+            )
+        return feed
 
     def _check_signature(self, inputs, outputs, what):
         """Raises a ValueError naming the inputs or maps the file lacks."""

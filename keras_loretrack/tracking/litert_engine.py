@@ -89,7 +89,7 @@ class LiteRTEngine(FileEngine):
         }
 
 
-@register_file_engine(".tflite")
+@register_file_engine(".tflite", runtime="litert")
 def load_litert_engine(path, **kwargs):
     """Opens a `.tflite` for `Tracker.from_file` (kwargs: `num_threads`, `name`)."""
     return LiteRTEngine(path, **kwargs)

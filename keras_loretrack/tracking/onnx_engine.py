@@ -10,13 +10,13 @@ import numpy as np
 
 from keras_loretrack.optional import require
 from keras_loretrack.tracking.engines import MAP_NAMES, register_file_engine
-from keras_loretrack.tracking.file_engine import FileEngine, check_shapes
+from keras_loretrack.tracking.file_engine import FileEngine
 from keras_loretrack.tracking.file_metadata import (
     METADATA_KEY,
     ExportMetadata,
     missing_metadata_error,
 )
-from keras_loretrack.tracking.quantization import dequantize_array, quantize_array
+from keras_loretrack.tracking.quantization import dequantize_array, io_quantization
 
 ONNX_TYPES = {
     "tensor(float)": np.float32,
@@ -34,14 +34,7 @@ def _tensor_type(tensor, scales):
             f"Unsupported type {tensor.type} of tensor {tensor.name!r}; expected "
             f"one of {sorted(ONNX_TYPES)}"
         )
-    if not np.issubdtype(dtype, np.integer):
-        return dtype, (1.0, 0)
-    if tensor.name not in scales:
-        raise ValueError(
-            f"Tensor {tensor.name!r} is {tensor.type} but the metadata gives no "
-            "scale and zero point for it (io_quantization)"
-        )
-    return dtype, tuple(scales[tensor.name])
+    return io_quantization(tensor.name, dtype, scales, tensor.type)
 
 
 class OnnxEngine(FileEngine):
@@ -88,13 +81,7 @@ class OnnxEngine(FileEngine):
         self._check_signature(self._inputs, self._outputs, "graph")
 
     def __call__(self, template, search):
-        check_shapes(self, template, search)
-        feed = {}
-        for name, array in (("template", template), ("search", search)):
-            dtype, (scale, zero_point) = self._inputs[name]
-            feed[name] = quantize_array(
-                self._renormalize(array), dtype, scale, zero_point
-            )
+        feed = self._feed(template, search, self._inputs)
         values = self._session.run(list(MAP_NAMES), feed)
         return {
             name: dequantize_array(value, *self._outputs[name][1])
@@ -102,7 +89,7 @@ class OnnxEngine(FileEngine):
         }
 
 
-@register_file_engine(".onnx")
+@register_file_engine(".onnx", runtime="onnxruntime")
 def load_onnx_engine(path, **kwargs):
     """Opens an `.onnx` for `Tracker.from_file` (kwargs: `num_threads`, `spin`,
     `name`)."""

@@ -29,3 +29,27 @@ def dequantize_array(array, scale, zero_point):
     return ((array.astype(np.float32) - zero_point) * np.float32(scale)).astype(
         np.float32
     )
+
+
+def io_quantization(name, dtype, scales, type_name=None):
+    """`(dtype, (scale, zero_point))` of a file's input or output tensor.
+
+    Float tensors get `(1.0, 0)`; integer ones take theirs from `scales` (the
+    export record's `io_quantization`), for runtimes whose tensors do not
+    carry them (ONNX).
+
+    Args:
+        name: str. The tensor's name.
+        dtype: numpy dtype. The tensor's type.
+        scales: dict. Tensor name → [scale, zero_point].
+        type_name: str or None. The runtime's own name of the type, for errors.
+    """
+    dtype = np.dtype(dtype)
+    if not np.issubdtype(dtype, np.integer):
+        return dtype, (1.0, 0)
+    if name not in scales:
+        raise ValueError(
+            f"Tensor {name!r} is {type_name or dtype} but the metadata gives no "
+            "scale and zero point for it (io_quantization)"
+        )
+    return dtype, tuple(scales[name])

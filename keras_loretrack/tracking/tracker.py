@@ -181,7 +181,9 @@ class Tracker:
         """A tracker running an exported model file (`.tflite`, `.onnx`, ...).
 
         The engine is chosen by the file extension among those registered with
-        `keras_loretrack.tracking.register_file_engine`.
+        `keras_loretrack.tracking.register_file_engine`; `runtime=` picks
+        another than the extension's default (`"openvino"` for an `.onnx`),
+        the other kwargs go to the engine (`num_threads`, ...).
         """
         return cls(engine_from_file(path, **kwargs))
 

@@ -19,7 +19,7 @@ def _bench_arguments(tmp_path, sequences_dir):
         "--presets",
         "tiny_test",
         "--engines",
-        "tflite-fp32,onnx,onnx-dynamic",
+        "tflite-fp32,onnx,onnx-dynamic,openvino",
         "--sequences",
         str(sequences_dir),
         "--threads",
@@ -50,7 +50,7 @@ def test_bench_times_each_engine_alone_in_rounds_and_resumes(
     arguments = _bench_arguments(tmp_path, sequences_dir)
     results = tmp_path / "work" / "results.json"
     assert main(arguments) == 0
-    names = ["keras", "tflite-fp32", "onnx", "onnx-dynamic"]
+    names = ["keras", "tflite-fp32", "onnx", "onnx-dynamic", "openvino"]
     # Round 2 times the engines in reverse order.
     assert _round_lines(capsys.readouterr().out) == [
         *[(1, n) for n in names],
@@ -84,7 +84,10 @@ def test_bench_times_each_engine_alone_in_rounds_and_resumes(
         assert row["floor_ratio"] == pytest.approx(sum(row["floor_ratio_rounds"]) / 2)
         assert row["model_median_ms"] == pytest.approx(sum(row["model_ms_rounds"]) / 2)
         assert row["frames"] == 3 * 2  # three sequences, two tracked frames each
-    for name in ("tflite-fp32", "onnx"):
+    # OpenVINO runs the ONNX engine's file; it is not exported twice.
+    assert not list((tmp_path / "work" / "tiny_test").glob("openvino*"))
+    assert rows["openvino"]["file_mb"] == rows["onnx"]["file_mb"]
+    for name in ("tflite-fp32", "onnx", "openvino"):
         row = rows[name]
         assert max(row["max_diff"].values()) < 1e-4
         assert row["crop_iou"] > 0.9999 and row["mean_iou"] > 0.999

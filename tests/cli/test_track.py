@@ -81,6 +81,14 @@ def test_track_max_frames(frames_dir, tmp_path):
         (["--preset", "no_such_preset", "--init", "1,2,3,4"], "Unknown preset"),
         (["--model", "model.xyz", "--init", "1,2,3,4"], "No tracking engine"),
         (
+            ["--model", "model.onnx", "--runtime", "tvm", "--init", "1,2,3,4"],
+            "Runtime 'tvm' does not open .onnx files",
+        ),
+        (
+            ["--preset", TINY_TEST, "--runtime", "openvino", "--init", "1,2,3,4"],
+            "--runtime openvino runs a --model file, not a preset",
+        ),
+        (
             ["--preset", TINY_TEST, "--init", "1,2,3,4", "--fps", "-1"]
             + ["--output-video", "out.mp4"],
             "fps must be a positive number, got -1.0",

@@ -1,4 +1,5 @@
-"""The LiteRT and ONNX Runtime engines: trackers that run from the file alone."""
+"""The LiteRT, ONNX Runtime and OpenVINO engines: trackers that run from the file
+alone."""
 
 import numpy as np
 import pytest
@@ -31,9 +32,15 @@ def keras_boxes(tiny_model, crossing):
     return track(Tracker.from_model(tiny_model), crossing, TRACKED_FRAMES)
 
 
-@pytest.mark.parametrize("fmt", ["tflite", "onnx"])
-def test_float_file_tracker_gives_the_keras_boxes(fmt, exported, crossing, keras_boxes):
-    tracker = Tracker.from_file(exported(fmt, "none"), num_threads=1)
+# (file format, runtime): every registered engine of an exported file.
+RUNTIMES = [("tflite", "litert"), ("onnx", "onnxruntime"), ("onnx", "openvino")]
+
+
+@pytest.mark.parametrize("fmt, runtime", RUNTIMES)
+def test_float_file_tracker_gives_the_keras_boxes(
+    fmt, runtime, exported, crossing, keras_boxes
+):
+    tracker = Tracker.from_file(exported(fmt, "none"), runtime=runtime, num_threads=1)
     assert tracker.engine.name == "tiny_none"
     boxes = track(tracker, crossing, TRACKED_FRAMES)
     # Same crops, maps within 1e-6: boxes agree far below a pixel.
@@ -41,9 +48,9 @@ def test_float_file_tracker_gives_the_keras_boxes(fmt, exported, crossing, keras
     assert np.ptp(keras_boxes[:, 0]) > 1.0  # the tracker does move
 
 
-@pytest.mark.parametrize("fmt", ["tflite", "onnx"])
-def test_engines_take_sizes_and_factors_from_the_file(fmt, exported):
-    engine = Tracker.from_file(exported(fmt, "none")).engine
+@pytest.mark.parametrize("fmt, runtime", RUNTIMES)
+def test_engines_take_sizes_and_factors_from_the_file(fmt, runtime, exported):
+    engine = Tracker.from_file(exported(fmt, "none"), runtime=runtime).engine
     assert (engine.search_size, engine.template_size, engine.feature_size) == (
         64,
         32,
@@ -62,9 +69,11 @@ def test_onnx_engine_spins_unless_told_not_to(exported, spin):
     assert entry == ("1" if spin else "0")
 
 
-@pytest.mark.parametrize("fmt", ["tflite", "onnx"])
-def test_wrong_input_shapes_are_errors(fmt, exported):
-    engine = Tracker.from_file(exported(fmt, "none"), num_threads=1).engine
+@pytest.mark.parametrize("fmt, runtime", RUNTIMES)
+def test_wrong_input_shapes_are_errors(fmt, runtime, exported):
+    engine = Tracker.from_file(
+        exported(fmt, "none"), runtime=runtime, num_threads=1
+    ).engine
     template = np.zeros((1, 32, 32, 3), np.float32)
     with pytest.raises(ValueError, match=r"search must have shape \(1, 64, 64, 3\)"):
         engine(template, np.zeros((1, 32, 32, 3), np.float32))
@@ -82,7 +91,8 @@ def test_tflite_without_metadata_is_an_error(exported, tmp_path):
         Tracker.from_file(path)
 
 
-def test_onnx_without_metadata_is_an_error(exported, tmp_path):
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_onnx_without_metadata_is_an_error(runtime, exported, tmp_path):
     import onnx
 
     model = onnx.load(exported("onnx", "none"))
@@ -90,7 +100,30 @@ def test_onnx_without_metadata_is_an_error(exported, tmp_path):
     path = tmp_path / "bare.onnx"
     onnx.save(model, path)
     with pytest.raises(ValueError, match="has no 'keras_loretrack' metadata"):
-        Tracker.from_file(path)
+        Tracker.from_file(path, runtime=runtime)
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_a_broken_onnx_file_is_an_error(runtime, tmp_path):
+    path = tmp_path / "broken.onnx"
+    path.write_bytes(b"not a protobuf")
+    with pytest.raises(ValueError, match="broken.onnx is not a valid ONNX model"):
+        Tracker.from_file(path, runtime=runtime)
+
+
+def test_openvino_runs_the_static_int8_file_within_its_tolerance(
+    exported, check_pairs, tolerance
+):
+    from keras_loretrack.tracking.openvino_engine import OpenVinoEngine
+
+    path = exported("onnx", "int8")
+    engine = OpenVinoEngine(path, num_threads=1)
+    for pair, keras_maps in check_pairs:
+        maps = engine(pair["template"], pair["search"])
+        for name, expected in keras_maps.items():
+            assert np.abs(maps[name] - expected).max() <= tolerance("onnx", "int8")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        OpenVinoEngine(path, precision="int4")
 
 
 def test_missing_file_and_unknown_extension_are_errors(tmp_path):
@@ -173,9 +206,9 @@ def uint8_onnx(path, scale, zero_point, metadata):
     onnx.save(model, path)
 
 
-def test_onnx_engine_quantizes_integer_inputs_and_outputs(tmp_path):
-    pytest.importorskip("onnxruntime")
-    from keras_loretrack.tracking.onnx_engine import OnnxEngine
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_onnx_engines_quantize_integer_inputs_and_outputs(runtime, tmp_path):
+    from keras_loretrack.tracking.engines import engine_from_file
 
     scale, zero_point = 0.05, 128
     metadata = ExportMetadata(
@@ -191,7 +224,7 @@ def test_onnx_engine_quantizes_integer_inputs_and_outputs(tmp_path):
     )
     path = tmp_path / "uint8.onnx"
     uint8_onnx(path, scale, zero_point, metadata)
-    engine = OnnxEngine(path, num_threads=1)
+    engine = engine_from_file(path, runtime=runtime, num_threads=1)
     rng = np.random.default_rng(1)
     search = rng.uniform(-2, 2, (1, 4, 4, 3)).astype(np.float32)
     maps = engine(np.zeros((1, 2, 2, 3), np.float32), search)
@@ -205,7 +238,26 @@ def test_onnx_engine_quantizes_integer_inputs_and_outputs(tmp_path):
 
     plain = ExportMetadata(4, 2, 2, 5.0, 2.0)
     uint8_onnx(tmp_path / "unscaled.onnx", scale, zero_point, plain)
-    with pytest.raises(
-        ValueError, match="'search' is tensor\\(uint8\\) but the metadata"
-    ):
-        OnnxEngine(tmp_path / "unscaled.onnx")
+    with pytest.raises(ValueError, match="'search' is .*uint8.* but the metadata"):
+        engine_from_file(tmp_path / "unscaled.onnx", runtime=runtime)
+
+
+def test_the_cli_tracks_a_file_with_the_runtime_it_names(
+    exported, crossing, keras_boxes, tmp_path
+):
+    import cv2
+
+    from keras_loretrack.cli.main import main
+    from keras_loretrack.sequences.annotations import read_boxes
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for index in range(5):
+        bgr = cv2.cvtColor(crossing.frame(index), cv2.COLOR_RGB2BGR)
+        cv2.imwrite(str(frames / f"{index + 1:04d}.png"), bgr)
+    boxes = tmp_path / "boxes.txt"
+    init = ",".join(str(v) for v in crossing.init_box)
+    argv = ["track", "--model", exported("onnx", "none"), "--runtime", "openvino"]
+    argv += ["--frames", str(frames), "--init", init, "--output-boxes", str(boxes)]
+    assert main(argv) == 0
+    np.testing.assert_allclose(read_boxes(boxes), keras_boxes[:5], atol=1e-3)

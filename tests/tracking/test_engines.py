@@ -74,6 +74,7 @@ def test_engine_needs_a_call():
 @pytest.fixture
 def clean_registry(monkeypatch):
     monkeypatch.setattr(engines, "_FILE_ENGINES", {})
+    monkeypatch.setattr(engines, "_DEFAULT_RUNTIMES", {})
 
 
 def test_engine_from_file_without_a_registered_engine(tmp_path, clean_registry):
@@ -88,23 +89,34 @@ def test_engine_from_file_without_a_registered_engine(tmp_path, clean_registry):
 def test_engine_from_file_dispatches_on_extension(tmp_path, clean_registry):
     opened = []
 
-    @register_file_engine(".onnx", ".ONNXX")
+    @register_file_engine(".onnx", ".ONNXX", runtime="first")
     def load(path, **kwargs):
         opened.append((path, kwargs))
         return "engine"
+
+    @register_file_engine(".onnx", runtime="second", default=False)
+    def load_second(path, **kwargs):
+        return "second engine"
 
     path = tmp_path / "Model.ONNX"
     path.write_bytes(b"")
     assert engine_from_file(path, threads=2) == "engine"
     assert opened == [(str(path), {"threads": 2})]
+    assert engine_from_file(path, runtime="second") == "second engine"
     assert engines.registered_file_extensions() == [".onnx", ".onnxx"]
+    assert engines.registered_runtimes(".ONNX") == ["first", "second"]
+    assert engines.registered_runtimes() == ["first", "second"]
+    with pytest.raises(
+        ValueError, match=r"'third' does not open \.onnxx files.*\['first'\]"
+    ):
+        engine_from_file(tmp_path / "m.onnxx", runtime="third")
     with pytest.raises(FileNotFoundError, match="Model file not found"):
         engine_from_file(tmp_path / "missing.onnx")
 
 
 def test_register_file_engine_checks_extensions():
     with pytest.raises(ValueError, match="starting with '.', got 'tflite'"):
-        register_file_engine("tflite")
+        register_file_engine("tflite", runtime="litert")
 
 
 def test_the_runtime_does_not_import_the_exporter():
