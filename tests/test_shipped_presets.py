@@ -1,10 +1,13 @@
 """The shipped `mini_teacher` / `mini_student` weights load and track.
 
-The weights come from recipes/miniature_replication.py as of commit 36b6841
-(its first budget). On procedural test clips 0-2 (60 frames) random weights
-score about 7.6 SUC, the shipped teacher 43.4 and the shipped student 53.2;
-both are asserted above `SUC_FLOOR`, well below those and far above random
-weights.
+`mini_student` comes from recipes/miniature_replication.py as of commit
+36b6841 (its first budget); `mini_teacher` is that budget's teacher fine-tuned
+on wide-aspect, small-target procedural videos and photo pairs
+(recipes/train_teacher.py). On procedural test clips 0-2 (60 frames) random
+weights score about 7.6 SUC, the shipped teacher 68.7 and the shipped
+student 53.2; both are asserted above `SUC_FLOOR`, well below those and far
+above random weights. On the three real sequences the teacher scores 31.0,
+asserted above `REAL_SUC_FLOOR`.
 """
 
 import os
@@ -26,6 +29,7 @@ from keras_loretrack.tracking import Tracker
 
 SHIPPED = ("mini_teacher", "mini_student")
 SUC_FLOOR = 25.0
+REAL_SUC_FLOOR = 25.0
 RANDOM_CEILING = 12.0
 MAX_PRESET_BYTES = 8 * 2**20
 
@@ -77,3 +81,11 @@ def test_shipped_preset_tracks_above_floor(name, clips):
     assert random < RANDOM_CEILING
     assert trained > SUC_FLOOR
     assert trained - random > SUC_FLOOR - RANDOM_CEILING
+
+
+def test_shipped_teacher_follows_real_targets(sequences_dir):
+    from keras_loretrack.sequences import get_dataset
+
+    sequences = [s.in_memory() for s in get_dataset("folder", str(sequences_dir))]
+    assert [s.name for s in sequences] == ["Crossing", "bag", "wakeboard7"]
+    assert mean_suc(Tracker.from_preset("mini_teacher"), sequences) > REAL_SUC_FLOOR

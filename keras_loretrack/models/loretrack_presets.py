@@ -2,7 +2,8 @@
 
 `res*` are the ViT-B/16 resolutions of LoReTrack (Dong et al. 2024, arXiv
 2405.17660), `ostrack*` the OSTrack baselines with candidate elimination (Ye et
-al. 2022), `mini_*` small ViTs trained on a CPU by recipes/miniature_replication.py.
+al. 2022), `mini_*` small ViTs trained on a CPU by recipes/miniature_replication.py
+(`mini_teacher` then fine-tuned by recipes/train_teacher.py).
 """
 
 VIT_BASE = {

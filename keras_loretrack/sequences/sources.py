@@ -7,6 +7,10 @@ A source spec is `NAME[:SPLIT]=VALUE`:
 - `photos=N`: N still photographs with an object-like box
   (`keras_loretrack.sequences.procedural.photos`), cut into static-image
   pairs as COCO is; split as for `procedural`;
+- both take generator options after the count, `KEY=NUMBER` or
+  `KEY=LOW:HIGH` separated by commas:
+  `procedural=1000,aspect_range=1.1,object_size=0.04:0.25` (the fields of
+  `ProceduralVideo`, the arguments of `make_photo_sequence`);
 - `coco[:SPLIT]=ROOT`: a COCO 2017 folder (`annotations/instances_<split>.json`
   and `<split>/`), split `train2017` unless given;
 - any benchmark reader of `keras_loretrack.sequences.list_datasets()`
@@ -14,12 +18,31 @@ A source spec is `NAME[:SPLIT]=VALUE`:
   default split unless given.
 """
 
-from keras_loretrack.sequences import CocoImageSet, get_dataset, list_datasets
-from keras_loretrack.sequences.procedural import procedural_dataset
-from keras_loretrack.sequences.procedural.photos import photo_dataset
+import dataclasses
+import inspect
 
-# Sources generated from a count, and what makes them.
-GENERATED = {"procedural": procedural_dataset, "photos": photo_dataset}
+from keras_loretrack.sequences import CocoImageSet, get_dataset, list_datasets
+from keras_loretrack.sequences.procedural import ProceduralVideo, procedural_dataset
+from keras_loretrack.sequences.procedural.photos import (
+    make_photo_sequence,
+    photo_dataset,
+)
+
+# Sources generated from a count: what makes them, and the options they take.
+GENERATED = {
+    "procedural": (
+        procedural_dataset,
+        [f.name for f in dataclasses.fields(ProceduralVideo) if f.name != "seed"],
+    ),
+    "photos": (
+        photo_dataset,
+        [
+            name
+            for name in inspect.signature(make_photo_sequence).parameters
+            if name not in ("seed", "name")
+        ],
+    ),
+}
 
 
 def parse_source_spec(spec):
@@ -47,13 +70,16 @@ def load_source(spec, procedural_split="train"):
     """
     name, split, value = parse_source_spec(spec)
     if name in GENERATED:
+        make_dataset, option_names = GENERATED[name]
+        count, *options = value.split(",")
         try:
-            count = int(value)
+            count = int(count)
         except ValueError:
             raise ValueError(
-                f"{name}=N takes a number of sequences, got {value!r}"
+                f"{name}=N takes a number of sequences, got {count!r}"
             ) from None
-        return GENERATED[name](count, split=split or procedural_split)
+        config = _generator_options(name, options, option_names)
+        return make_dataset(count, split=split or procedural_split, **config)
     if name == "coco":
         return CocoImageSet.from_root(value, split=split or "train2017")
     if name in list_datasets():
@@ -62,6 +88,31 @@ def load_source(spec, procedural_split="train"):
         f"Unknown data source {name!r}; expected procedural, photos, coco or one of "
         f"{sorted(list_datasets())}"
     )
+
+
+def _generator_options(name, options, option_names):
+    """`KEY=NUMBER` / `KEY=LOW:HIGH` strings as keyword arguments."""
+    config = {}
+    for option in options:
+        key, separator, text = (part.strip() for part in option.partition("="))
+        if not separator or key not in option_names:
+            raise ValueError(
+                f"{name} takes options KEY=NUMBER or KEY=LOW:HIGH with KEY one of "
+                f"{option_names}, got {option!r}"
+            )
+        try:
+            numbers = [float(part) for part in text.split(":")]
+        except ValueError:
+            raise ValueError(
+                f"Option {key} of {name} takes a number or LOW:HIGH, got {text!r}"
+            ) from None
+        numbers = [int(x) if x.is_integer() and "." not in text else x for x in numbers]
+        if len(numbers) > 2:
+            raise ValueError(
+                f"Option {key} of {name} takes a number or LOW:HIGH, got {text!r}"
+            )
+        config[key] = tuple(numbers) if len(numbers) == 2 else numbers[0]
+    return config
 
 
 def load_sources(specs, ratios=None, procedural_split="train"):

@@ -240,6 +240,7 @@ def test_missing_scikit_image_is_a_clear_error(monkeypatch):
         ({"seed": 0, "image_size": (8, 8)}, "at least 16x16"),
         ({"seed": 0, "num_occluders": (2, 1)}, "num_occluders must satisfy"),
         ({"seed": 0, "noise": -1.0}, "noise must be >= 0"),
+        ({"seed": 0, "aspect_range": -0.1}, "aspect_range must be >= 0"),
         ({"seed": 0, "irregularity": 0.95}, "irregularity must be <= 0.9"),
         (
             {"seed": 0, "visible_threshold": 2.0},
@@ -250,3 +251,18 @@ def test_missing_scikit_image_is_a_clear_error(monkeypatch):
 def test_invalid_configs_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ProceduralVideo(**kwargs)
+
+
+def test_aspect_range_bounds_the_first_box():
+    def first_aspects(aspect_range):
+        videos = [
+            ProceduralVideo(seed=s, num_frames=1, aspect_range=aspect_range)
+            for s in range(40)
+        ]
+        return np.array([v.ground_truth[0, 2] / v.ground_truth[0, 3] for v in videos])
+
+    narrow, wide = first_aspects(0.0), first_aspects(1.1)
+    # The tight box of an irregular mask moves w/h a little off the drawn ratio.
+    assert np.all(np.abs(np.log(narrow)) < 0.45)
+    assert np.abs(np.log(wide)).max() > 0.8
+    assert np.all(np.abs(np.log(wide)) < 1.1 + 0.45)

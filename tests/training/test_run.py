@@ -73,6 +73,29 @@ def test_source_specs(tmp_path):
         load_sources(["photos=many"])
 
 
+def test_generated_sources_take_generator_options():
+    (videos, photos), _ = load_sources(
+        [
+            "procedural:val=2,aspect_range=1.1,object_size=0.04:0.1,num_frames=7",
+            "photos=2,box_side=0.05:0.1",
+        ]
+    )
+    config = videos[0].attributes["config"]
+    assert config["aspect_range"] == 1.1 and config["object_size"] == (0.04, 0.1)
+    assert len(videos[1]) == 7 and videos[0].attributes["seed"] == 100_000_000
+    height, width = photos[0].frame(0).shape[:2]
+    x, y, w, h = photos[0].ground_truth[0]
+    assert 0.05 <= np.sqrt(w * h) / min(height, width) <= 0.1 + 1e-9
+    with pytest.raises(ValueError, match="KEY one of .*'aspect_range'.*got 'colour=3'"):
+        load_sources(["procedural=1,colour=3"])
+    with pytest.raises(ValueError, match="KEY one of .*'box_side'"):
+        load_sources(["photos=1,aspect_range=1"])
+    with pytest.raises(ValueError, match="Option speed of procedural takes a number"):
+        load_sources(["procedural=1,speed=fast"])
+    with pytest.raises(ValueError, match="object_size must satisfy"):
+        load_sources(["procedural=1,object_size=0.3:0.1"])
+
+
 def test_output_folder_is_not_overwritten(tmp_path):
     paths = prepare_output(str(tmp_path / "run"), resume=False)
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])

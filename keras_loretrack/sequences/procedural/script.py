@@ -75,7 +75,7 @@ def draw_script(video):
     background_region = random_region(rng, background, bg_aspect, (0.5, 1.0))
 
     size0 = rng.uniform(*video.object_size) * diag
-    aspect0 = math.exp(rng.uniform(-0.6, 0.6))
+    aspect0 = math.exp(rng.uniform(-video.aspect_range, video.aspect_range))
     speed = video.speed * rng.uniform(0.3, 1.0)
     out_of_view = rng.random() < video.out_of_view_probability
     target_sizes = box_sizes(rng, video, size0, aspect0)

@@ -25,6 +25,8 @@ class ProceduralVideo:
         image_size: (height, width). Frame size in pixels.
         object_size: (low, high). Initial sqrt(w·h) of the object relative to
             sqrt(H·W).
+        aspect_range: float. Bound of |log(w/h)| of the object's first box
+            (0.6: w/h between 0.55 and 1.8; 1.1: between 0.33 and 3).
         speed: float. Maximal object speed in object sizes per frame (each
             video draws its own between 0.3x and 1x of this).
         scale_change: float. Bound of |log scale| over the video.
@@ -56,6 +58,7 @@ class ProceduralVideo:
     num_frames: int = 100
     image_size: tuple = (240, 320)
     object_size: tuple = (0.08, 0.25)
+    aspect_range: float = 0.6
     speed: float = 0.15
     scale_change: float = 0.4
     aspect_change: float = 0.15
@@ -96,6 +99,7 @@ class ProceduralVideo:
                     f"{name} must satisfy 0 <= low <= high, got {(low, high)}"
                 )
         for name in (
+            "aspect_range",
             "speed",
             "scale_change",
             "aspect_change",
