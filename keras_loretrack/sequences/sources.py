@@ -101,13 +101,13 @@ def _generator_options(name, options, option_names):
                 f"{option_names}, got {option!r}"
             )
         try:
-            numbers = [float(part) for part in text.split(":")]
+            numbers = [
+                int(p) if p.lstrip("+-").isdigit() else float(p)
+                for p in text.split(":")
+            ]
         except ValueError:
-            raise ValueError(
-                f"Option {key} of {name} takes a number or LOW:HIGH, got {text!r}"
-            ) from None
-        numbers = [int(x) if x.is_integer() and "." not in text else x for x in numbers]
-        if len(numbers) > 2:
+            numbers = []
+        if not 1 <= len(numbers) <= 2:
             raise ValueError(
                 f"Option {key} of {name} takes a number or LOW:HIGH, got {text!r}"
             )

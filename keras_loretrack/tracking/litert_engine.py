@@ -14,9 +14,9 @@ import numpy as np
 
 from keras_loretrack.optional import require
 from keras_loretrack.tracking.engines import MAP_NAMES, register_file_engine
-from keras_loretrack.tracking.file_engine import FileEngine, check_shapes
+from keras_loretrack.tracking.file_engine import FileEngine
 from keras_loretrack.tracking.file_metadata import read_tflite_metadata
-from keras_loretrack.tracking.quantization import dequantize_array, quantize_array
+from keras_loretrack.tracking.quantization import dequantize_array
 
 
 class LiteRTEngine(FileEngine):
@@ -56,6 +56,10 @@ class LiteRTEngine(FileEngine):
         self._inputs = self._runner.get_input_details()
         self._outputs = self._runner.get_output_details()
         self._check_signature(self._inputs, self._outputs, "signature")
+        self._input_types = {
+            name: (detail["dtype"], detail["quantization"])
+            for name, detail in self._inputs.items()
+        }
 
     @property
     def quantized_io(self):
@@ -75,14 +79,7 @@ class LiteRTEngine(FileEngine):
         return sum(op["op_name"] == "DELEGATE" for op in details)
 
     def __call__(self, template, search):
-        check_shapes(self, template, search)
-        feed = {}
-        for name, array in (("template", template), ("search", search)):
-            detail = self._inputs[name]
-            feed[name] = quantize_array(
-                self._renormalize(array), detail["dtype"], *detail["quantization"]
-            )
-        outputs = self._runner(**feed)
+        outputs = self._runner(**self._feed(template, search, self._input_types))
         return {
             name: dequantize_array(outputs[name], *self._outputs[name]["quantization"])
             for name in MAP_NAMES
