@@ -15,6 +15,8 @@ from keras_loretrack.models.loretrack_backbone import QKV_KEYS, block_output_nam
 from keras_loretrack.models.multi_worker_fit import MultiWorkerFit
 
 METRIC_NAMES = ("loss", "focal", "giou", "l1", "iou", "disc", "qkv", "mask_fraction")
+# Key of an inputs dict that carries precomputed `teacher_targets`.
+TEACHER_OUTPUTS = "teacher_outputs"
 
 
 def _resolve_block(block, num_layers, who):
@@ -50,6 +52,11 @@ class LoReTrackDistiller(MultiWorkerFit, keras.Model):
     in the constructor; only the student's weights change. Each term is a
     logged metric, with the IoU of the decoded box and the share of teacher
     tokens in the Disc-KD mask. Requires the TensorFlow backend.
+
+    When the crops are fixed (no augmentation drawn per step), the frozen
+    teacher's outputs never change: `teacher_targets` computes them once, and a
+    batch whose inputs carry them under `"teacher_outputs"` skips the
+    teacher's forward pass with the same losses.
 
     Args:
         student: `LoReTrack`. The model trained.
@@ -154,11 +161,14 @@ class LoReTrackDistiller(MultiWorkerFit, keras.Model):
 
     def student_inputs(self, inputs):
         """The teacher's crops resized to the student's template and search sizes."""
-        if not isinstance(inputs, dict) or set(inputs) != {"template", "search"}:
+        if not isinstance(inputs, dict) or set(inputs) - {TEACHER_OUTPUTS} != {
+            "template",
+            "search",
+        }:
             keys = sorted(inputs) if isinstance(inputs, dict) else type(inputs)
             raise ValueError(
-                f"LoReTrackDistiller takes a dict with keys ['search', 'template'], "
-                f"got {keys}"
+                "LoReTrackDistiller takes a dict with keys ['search', 'template'] "
+                f"(and optionally {TEACHER_OUTPUTS!r}), got {keys}"
             )
         for name, size in (
             ("template", self.teacher.template_size),
@@ -174,6 +184,33 @@ class LoReTrackDistiller(MultiWorkerFit, keras.Model):
             "template": _resize_images(inputs["template"], self.student.template_size),
             "search": _resize_images(inputs["search"], self.student.search_size),
         }
+
+    @property
+    def teacher_target_names(self):
+        """Names of the teacher outputs the losses read."""
+        return ("search_features",) + tuple(
+            block_output_name(teacher_block, key)
+            for _, teacher_block in self.block_pairs
+            for key in QKV_KEYS
+        )
+
+    def teacher_targets(self, inputs):
+        """The frozen teacher's outputs that the losses read, on `inputs`.
+
+        Args:
+            inputs: dict. `template` and `search` crops at the teacher's size.
+
+        Returns:
+            dict of tensors named by `teacher_target_names`. Passed back as
+            `inputs["teacher_outputs"]` of a batch, they replace the teacher's
+            forward pass.
+        """
+        self.student_inputs(inputs)
+        outputs = self.teacher_features(
+            {"template": inputs["template"], "search": inputs["search"]},
+            training=False,
+        )
+        return {name: outputs[name] for name in self.teacher_target_names}
 
     def call(self, inputs, training=None):
         """The student's outputs on the teacher-resolution crops `inputs`."""
@@ -238,8 +275,25 @@ class LoReTrackDistiller(MultiWorkerFit, keras.Model):
         if sample_weight is not None:
             raise ValueError("LoReTrackDistiller does not support sample weights")
         box = targets["box"] if isinstance(targets, dict) else targets
-        teacher_outputs = self.teacher_features(inputs, training=False)
-        return self.student_inputs(inputs), box, teacher_outputs
+        student_inputs = self.student_inputs(inputs)
+        teacher_outputs = inputs.get(TEACHER_OUTPUTS)
+        if teacher_outputs is None:
+            teacher_outputs = self.teacher_features(
+                {"template": inputs["template"], "search": inputs["search"]},
+                training=False,
+            )
+        else:
+            missing = sorted(set(self.teacher_target_names) - set(teacher_outputs))
+            if missing:
+                raise ValueError(
+                    f"inputs[{TEACHER_OUTPUTS!r}] lacks {missing}; it must hold "
+                    f"{list(self.teacher_target_names)} (`teacher_targets`)"
+                )
+            teacher_outputs = {
+                name: ops.cast(teacher_outputs[name], "float32")
+                for name in self.teacher_target_names
+            }
+        return student_inputs, box, teacher_outputs
 
     def _record(self, losses):
         for name, tracker in self.loss_trackers.items():

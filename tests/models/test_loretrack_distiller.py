@@ -193,3 +193,45 @@ def test_errors_name_the_problem(tiny_batch):
         distiller.student_inputs({"template": x["template"], "search": x["template"]})
     with pytest.raises(ValueError, match="keys \\['search', 'template'\\]"):
         distiller.student_inputs({"search": x["search"]})
+
+
+def test_precomputed_teacher_targets_replace_the_teacher(tiny_batch):
+    x, y = tiny_batch(seed=2)
+    trajectories = []
+    for precomputed in (False, True):
+        keras.utils.set_random_seed(3)
+        student, teacher = tiny_pair()
+        distiller = LoReTrackDistiller(student, teacher)
+        distiller.compile(optimizer=keras.optimizers.Adam(1e-3))
+        inputs = dict(x)
+        if precomputed:
+            targets = distiller.teacher_targets(x)
+            assert sorted(targets) == sorted(
+                ["search_features", "block1_query", "block1_key", "block1_value"]
+            )
+            # Stored at half precision, as a cache on disk would hold them.
+            inputs["teacher_outputs"] = {
+                k: keras.ops.convert_to_numpy(v).astype("float16")
+                for k, v in targets.items()
+            }
+            # The teacher must not run: break it.
+            distiller.teacher_features = None
+        history = distiller.fit(
+            inputs, y, batch_size=4, epochs=3, shuffle=False, verbose=0
+        ).history
+        trajectories.append(history)
+    for name in ("loss", "disc", "qkv", "mask_fraction"):
+        np.testing.assert_allclose(
+            trajectories[1][name], trajectories[0][name], rtol=2e-3, err_msg=name
+        )
+
+
+def test_precomputed_teacher_targets_must_be_complete(tiny_batch):
+    student, teacher = tiny_pair()
+    distiller = LoReTrackDistiller(student, teacher)
+    distiller.compile(optimizer=keras.optimizers.Adam(1e-3))
+    x, y = tiny_batch(size=4)
+    targets = distiller.teacher_targets(x)
+    del targets["block1_value"]
+    with pytest.raises(ValueError, match=r"lacks \['block1_value'\]"):
+        distiller.evaluate({**x, "teacher_outputs": targets}, y, verbose=0)

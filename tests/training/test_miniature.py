@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from keras_loretrack import LoReTrack
+from keras_loretrack.data.crops import CropGeometry, normalize
 from keras_loretrack.losses.paper_defaults import DISC_THRESHOLD
+from keras_loretrack.models.loretrack_distiller import LoReTrackDistiller
 from keras_loretrack.training.miniature.budgets import BUDGETS, student_plan
 from keras_loretrack.training.miniature.disc_mask import (
     describe_mask,
@@ -16,8 +18,12 @@ from keras_loretrack.training.miniature.disc_mask import (
     teacher_energy,
     threshold_for_share,
 )
-from keras_loretrack.training.miniature.report import record_command
-from keras_loretrack.training.miniature.runs import claimed
+from keras_loretrack.training.miniature.report import record_command, table, verdict
+from keras_loretrack.training.miniature.runs import (
+    adopt_teacher,
+    claimed,
+    teacher_targets,
+)
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +129,78 @@ def test_record_command_keeps_each_command_once_in_order(tmp_path):
     assert commands == ["python r.py --stages data", "python r.py --stages students"]
     with open(os.path.join(output, "commands.txt"), encoding="utf-8") as f:
         assert f.read().splitlines() == commands
+
+
+def small_distiller(**options):
+    teacher = LoReTrack.from_preset("mini_student", load_weights=False)
+    student = LoReTrack.from_preset(
+        "mini_student", load_weights=False, search_size=32, template_size=16
+    )
+    return LoReTrackDistiller(student, teacher, **options)
+
+
+def test_teacher_targets_are_computed_once_per_pair(tmp_path, crops):
+    pairs = {**crops, "box": np.tile([[0.2, 0.2, 0.6, 0.6]], (6, 1))}
+    distiller = small_distiller()
+    path = str(tmp_path / "teacher_targets.npz")
+    stored = teacher_targets(distiller, pairs, path, batch_size=4)
+    want = distiller.teacher_targets(
+        {k: normalize(crops[k].astype("float32")) for k in ("template", "search")}
+    )
+    assert sorted(stored) == sorted(want)
+    for name, value in want.items():
+        assert stored[name].dtype == np.float16 and len(stored[name]) == 6
+        np.testing.assert_allclose(
+            stored[name], np.asarray(value), rtol=2e-3, atol=2e-3, err_msg=name
+        )
+    # Read back from the file (no teacher pass), only what a variant reads.
+    disc_only = small_distiller(qkv_blocks=())
+    disc_only.teacher_features = None
+    again = teacher_targets(disc_only, pairs, path)
+    assert list(again) == ["search_features"]
+    np.testing.assert_array_equal(again["search_features"], stored["search_features"])
+
+
+def test_an_adopted_teacher_is_a_finished_run_without_training(tmp_path, crops):
+    pairs = {**crops, "box": np.tile([[0.2, 0.2, 0.6, 0.6]], (6, 1))}
+    run_dir = str(tmp_path / "teacher")
+    budget = BUDGETS["small"]
+    preset = tmp_path / "trained"
+    LoReTrack.from_preset("mini_student", load_weights=False).save_to_preset(preset)
+    adopt_teacher(str(preset), budget=budget, pairs={"val": pairs}, run_dir=run_dir)
+    with open(os.path.join(run_dir, "history.json"), encoding="utf-8") as f:
+        history = json.load(f)
+    assert history["adopted"] == str(preset)
+    assert 0.0 <= history["history"]["val_iou"][0] <= 1.0
+    geometry = CropGeometry.of(LoReTrack.from_preset(os.path.join(run_dir, "preset")))
+    assert geometry.search_size == 64
+    scores = {"auc": 10.0, "precision": 5.0, "normalized_precision": 4.0, "fps": 100.0}
+    evaluation = {"macs": 1e6, "procedural": scores}
+    rows = table(
+        {"teacher": ("teacher", history)},
+        {"teacher": evaluation},
+        ["procedural"],
+    )
+    assert rows[-1].endswith("| – (adopted) |")
+
+
+def test_verdict_states_how_far_the_plain_student_learned():
+    def run(variant, auc):
+        history = {"history": {"val_iou": [0.2]}, "train_seconds": 1.0}
+        return (variant, history), {"procedural": {"auc": auc}}
+
+    named = {
+        "random": run("random", 8.0),
+        "teacher": run("teacher", 50.0),
+        "plain-s0": run("plain", 16.0),
+        "plain-s1": run("plain", 18.0),
+        "distilled-s0": run("distilled", 40.0),
+        "distilled-s1": run("distilled", 42.0),
+    }
+    text = verdict(
+        {name: r for name, (r, _) in named.items()},
+        {name: e for name, (_, e) in named.items()},
+    )
+    assert "beats the plain student by 24.0 SUC points" in text
+    assert "closes 73% of the plain-to-teacher gap" in text
+    assert "The plain student reaches 2.1x the untrained network's SUC (8.0)" in text

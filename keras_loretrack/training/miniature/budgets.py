@@ -47,7 +47,8 @@ class Budget:
     real_frames: int | None
 
 
-# `full` takes about 90 minutes of 2 CPU cores; `small` checks the plumbing in
+# `full` takes about 90 minutes of 2 CPU cores with an adopted teacher
+# (`--trained-teacher`; 30 more to train one); `small` checks the plumbing in
 # seconds.
 BUDGETS = {
     "full": Budget(
@@ -60,7 +61,7 @@ BUDGETS = {
         photo_share=0.5,
         batch_size=16,
         teacher_steps=2400,
-        student_steps=1800,
+        student_steps=6400,
         epochs=8,
         seeds=3,
         ablation_seeds=1,

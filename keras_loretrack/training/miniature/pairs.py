@@ -101,13 +101,15 @@ def load_pairs(data_dir):
     return pairs
 
 
-def pair_dataset(pairs, batch_size, geometry, seed=None):
+def pair_dataset(pairs, batch_size, geometry, seed=None, teacher_targets=None):
     """Batches of normalised crops resized to a model's `CropGeometry` sizes.
 
     The resize is the distiller's (`ops.image.resize`, bilinear, no antialias)
     applied to the normalised teacher crops, so plain and distilled students
     see the same pixels. `seed` None gives one ordered pass (validation), an
-    int an endless shuffled stream.
+    int an endless shuffled stream. `teacher_targets` (dict of arrays, one row
+    per pair, from `LoReTrackDistiller.teacher_targets`) ride along as the
+    inputs' `"teacher_outputs"`, so the distiller skips the teacher.
     """
     import tensorflow as tf
 
@@ -117,13 +119,23 @@ def pair_dataset(pairs, batch_size, geometry, seed=None):
             return images
         return keras.ops.image.resize(images, (size, size), antialias=False)
 
-    def prepare(template, search, box):
-        return {
+    names = sorted(teacher_targets or {})
+
+    def prepare(template, search, box, *targets):
+        inputs = {
             "template": resized(template, geometry.template_size),
             "search": resized(search, geometry.search_size),
-        }, {"box": box}
+        }
+        if targets:
+            inputs["teacher_outputs"] = {
+                name: tf.cast(t, tf.float32) for name, t in zip(names, targets)
+            }
+        return inputs, {"box": box}
 
-    data = tf.data.Dataset.from_tensor_slices(tuple(pairs[k] for k in PAIR_KEYS))
+    data = tf.data.Dataset.from_tensor_slices(
+        tuple(pairs[k] for k in PAIR_KEYS)
+        + tuple(teacher_targets[name] for name in names)
+    )
     if seed is not None:
         data = data.shuffle(len(pairs["box"]), seed=seed).repeat()
     data = data.batch(batch_size, drop_remainder=seed is not None)

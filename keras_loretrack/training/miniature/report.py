@@ -53,7 +53,14 @@ def plot_curves(runs, path):
     for (key, title), axis in zip(keys, axes):
         for name, (variant, history) in sorted(runs.items()):
             values = history["history"].get(key)
-            if values:
+            if values and "adopted" in history:
+                axis.axhline(
+                    values[-1],
+                    color=COLORS[variant],
+                    linestyle="--",
+                    label=f"{name} ({history['adopted']}, adopted)",
+                )
+            elif values:
                 axis.plot(
                     range(1, len(values) + 1),
                     values,
@@ -100,7 +107,9 @@ def table(runs, evaluations, sets):
             mean_std([100 * runs[n][1]["history"]["val_iou"][-1] for n, _ in rows])
         )
         cells.append(f"{np.mean([e['procedural']['fps'] for e in evals]):.0f}")
-        cells.append(f"{np.mean([runs[n][1]['train_seconds'] for n, _ in rows]):.0f}")
+        adopted = any("adopted" in runs[n][1] for n, _ in rows)
+        seconds = np.mean([runs[n][1]["train_seconds"] for n, _ in rows])
+        cells.append("– (adopted)" if adopted else f"{seconds:.0f}")
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -129,6 +138,12 @@ def verdict(runs, evaluations):
                 f" It closes {100 * share:.0f}% of the plain-to-teacher gap "
                 f"(teacher {np.mean(teacher):.1f})."
             )
+        learned = ""
+        if chance and np.mean(chance) > 0:
+            learned = (
+                f" The plain student reaches {np.mean(plain) / np.mean(chance):.1f}x "
+                f"the untrained network's SUC ({np.mean(chance):.1f})."
+            )
         if chance and max(np.mean(plain), np.mean(distilled)) - np.mean(chance) < 5:
             text = (
                 f"Inconclusive: at this budget neither student tracks better than "
@@ -141,20 +156,22 @@ def verdict(runs, evaluations):
             text = (
                 f"On the procedural test set the distilled student beats the plain "
                 f"student by {gap:.1f} SUC points, more than twice the seed spread "
-                f"({spread:.1f})." + closed
+                f"({spread:.1f})." + closed + learned
             )
         elif gap > 0:
             text = (
                 f"The distilled student is ahead of the plain student by {gap:.1f} "
                 f"SUC points on the procedural test set, within the seed spread "
-                f"({spread:.1f}): not a resolved difference at this budget." + closed
+                f"({spread:.1f}): not a resolved difference at this budget."
+                + closed
+                + learned
             )
         else:
             text = (
                 f"Distillation does NOT beat the plain student here: "
                 f"{gap:+.1f} SUC points on the procedural test set (seed spread "
                 f"{spread:.1f}). The linked curves show the losses and the "
-                "Disc-KD mask fraction."
+                "Disc-KD mask fraction." + learned
             )
     ablations = [
         (label, suc(variant))
@@ -302,6 +319,12 @@ def write_report(
     if "real" in sets:
         names = ", ".join(sorted(s.name for s in sets["real"]))
         described += f" and on the real OTB-layout sequences {names}"
+    adopted = runs.get("teacher", (None, {}))[1].get("adopted")
+    teacher = (
+        f"teacher: the trained `{adopted}` preset, taken as it is"
+        if adopted
+        else f"teacher {budget.teacher_steps} steps"
+    )
     figure = os.path.splitext(path)[0] + "_curves.png"
     plot_curves(runs, figure)
     text = "\n".join(
@@ -320,9 +343,9 @@ def write_report(
             f"{100 * budget.photo_share:.0f}% static-image pairs from "
             f"{budget.train_photos} still photographs, the rest from "
             f"{budget.train_videos} procedural videos), batch "
-            f"{budget.batch_size}, teacher {budget.teacher_steps} steps, "
-            f"students {budget.student_steps} steps, AdamW lr "
-            f"{learning_rate} with ×0.1 at 80%, no pretraining. Evaluation: "
+            f"{budget.batch_size}, {teacher}, students "
+            f"{budget.student_steps} steps, AdamW lr {learning_rate} with ×0.1 "
+            "at 80%, no pretraining. Evaluation: "
             f"one-pass on {described}. SUC, P, P_norm in "
             "percent, mean ± std over student seeds; MACs per frame (linear and "
             "conv layers); fps = tracker frames per second on the procedural set "

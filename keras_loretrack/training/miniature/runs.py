@@ -2,10 +2,12 @@
 
 A run folder holds `preset/` (the trained model) and `history.json` (per-epoch
 training and validation metrics); `history.json` is written last, so a run
-with it is finished and skipped. A process training a run holds an exclusive
-lock on its `.lock` file (released by the kernel if the process dies), so
-several processes can work through one plan side by side, each taking the
-runs nobody holds.
+with it is finished and skipped. The teacher's folder also holds
+`teacher_targets.npz`: the frozen teacher's distillation targets on every
+training pair, computed once, since the pairs are fixed crops. A process
+training a run holds an exclusive lock on its `.lock` file (released by the
+kernel if the process dies), so several processes can work through one plan
+side by side, each taking the runs nobody holds.
 
 Differences from the paper, forced by the budget: no MAE start, so the
 backbone trains at the head's learning rate, and a clip norm of 1.0 (0.1 suits
@@ -19,8 +21,10 @@ import os
 import time
 
 import keras
+import numpy as np
+from tqdm import tqdm
 
-from keras_loretrack.atomic_files import write_json
+from keras_loretrack.atomic_files import atomic_output, write_json
 from keras_loretrack.data.crops import CropGeometry
 from keras_loretrack.losses import paper_defaults as paper
 from keras_loretrack.models.loretrack import LoReTrack
@@ -63,6 +67,14 @@ def claimed(run_dir):
         yield not run_done(run_dir)
 
 
+@contextlib.contextmanager
+def _exclusive(path):
+    """Holds an exclusive lock on `path` + `.lock`, waiting for other holders."""
+    with open(path + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def make_optimizer(model, budget, learning_rate, steps):
     """OSTrack's AdamW and step decay, backbone at the head's rate, clip 1.0."""
     return build_optimizer(
@@ -77,7 +89,18 @@ def make_optimizer(model, budget, learning_rate, steps):
 
 
 def fit_run(
-    model, trained, *, pairs, geometry, budget, steps, seed, run_dir, label, notes=None
+    model,
+    trained,
+    *,
+    pairs,
+    geometry,
+    budget,
+    steps,
+    seed,
+    run_dir,
+    label,
+    notes=None,
+    teacher_targets=None,
 ):
     """Fits `model` on the shared pairs and writes the run folder.
 
@@ -92,12 +115,20 @@ def fit_run(
         run_dir: str. The run folder.
         label: str. Shown in the log.
         notes: dict or None. Extra entries of `history.json`.
+        teacher_targets: dict or None. Precomputed teacher targets of the
+            training pairs (distillers only).
     """
     epochs = budget.epochs
     start = time.perf_counter()
     print(f"[{label}] {steps} steps of {budget.batch_size}", flush=True)
     history = model.fit(
-        pair_dataset(pairs["train"], budget.batch_size, geometry, seed=seed),
+        pair_dataset(
+            pairs["train"],
+            budget.batch_size,
+            geometry,
+            seed=seed,
+            teacher_targets=teacher_targets,
+        ),
         epochs=epochs,
         steps_per_epoch=steps // epochs,
         validation_data=pair_dataset(pairs["val"], budget.batch_size, geometry),
@@ -142,6 +173,57 @@ def _train_teacher(preset, budget, pairs, learning_rate, run_dir):
     )
 
 
+def adopt_teacher(preset, *, budget, pairs, run_dir):
+    """Takes an already trained teacher instead of training one.
+
+    The preset (a name or folder) is saved as the run's model; its metrics on
+    the shared validation pairs are the run's one-epoch history
+    (`train_seconds` 0, `adopted` names the preset). Skipped when finished.
+    """
+    with claimed(run_dir) as mine:
+        if not mine:
+            return
+        model = LoReTrack.from_preset(preset)
+        model.compile()
+        metrics = model.evaluate(
+            pair_dataset(pairs["val"], budget.batch_size, CropGeometry.of(model)),
+            return_dict=True,
+            verbose=0,
+        )
+        model.save_to_preset(os.path.join(run_dir, "preset"))
+        write_json(
+            os.path.join(run_dir, "history.json"),
+            {
+                "history": {f"val_{k}": [float(v)] for k, v in metrics.items()},
+                "train_seconds": 0.0,
+                "adopted": preset,
+            },
+        )
+
+
+def teacher_targets(distiller, train_pairs, path, batch_size=64):
+    """The frozen teacher's distillation targets on every training pair.
+
+    Computed once per teacher (last block's q, k, v and the final search
+    features, float16) and stored atomically at `path`; a process that finds
+    another computing them waits. Returns the arrays `distiller` reads, one
+    row per pair, for `pair_dataset(teacher_targets=...)`.
+    """
+    with _exclusive(path):
+        if not os.path.isfile(path):
+            full = LoReTrackDistiller(distiller.student, distiller.teacher)
+            geometry = CropGeometry.of(distiller.teacher)
+            parts = {name: [] for name in full.teacher_target_names}
+            batches = pair_dataset(train_pairs, batch_size, geometry)
+            for inputs, _ in tqdm(batches, desc="teacher targets", unit="batch"):
+                for name, value in full.teacher_targets(inputs).items():
+                    parts[name].append(np.asarray(value, np.float16))
+            with atomic_output(path) as temporary, open(temporary, "wb") as f:
+                np.savez(f, **{k: np.concatenate(v) for k, v in parts.items()})
+    with np.load(path) as stored:
+        return {name: stored[name] for name in distiller.teacher_target_names}
+
+
 def train_student(
     preset, variant, seed, *, teacher_preset, budget, pairs, learning_rate, run_dir
 ):
@@ -173,6 +255,7 @@ def _train_student(
     student = LoReTrack.from_preset(preset, load_weights=False)
     options = VARIANTS[variant]
     notes = {}
+    targets = None
     if options is None:
         model, sized = student, student
     else:
@@ -184,6 +267,11 @@ def _train_student(
             options["disc_threshold"] = threshold_for_share(energy, share)
             notes = {"mask_share": share, "disc_threshold": options["disc_threshold"]}
         model, sized = LoReTrackDistiller(student, teacher, **options), teacher
+        targets = teacher_targets(
+            model,
+            pairs["train"],
+            os.path.join(os.path.dirname(teacher_preset), "teacher_targets.npz"),
+        )
     steps = budget.student_steps
     model.compile(optimizer=make_optimizer(student, budget, learning_rate, steps))
     fit_run(
@@ -197,6 +285,7 @@ def _train_student(
         run_dir=run_dir,
         label=f"{variant} seed {seed}",
         notes=notes,
+        teacher_targets=targets,
     )
 
 
