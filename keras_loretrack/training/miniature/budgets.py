@@ -47,7 +47,7 @@ class Budget:
     real_frames: int | None
 
 
-# `full` takes about 90 minutes of 2 CPU cores with an adopted teacher
+# `full` takes about 80 minutes of 2 CPU cores with an adopted teacher
 # (`--trained-teacher`; 30 more to train one); `small` checks the plumbing in
 # seconds.
 BUDGETS = {

@@ -230,7 +230,9 @@ def train_student(
     """Trains one student variant from scratch (skipped when finished or held).
 
     The plain student gets the shared crops resized to its size; the distilled
-    variants get them at the teacher's size, which the distiller resizes. A
+    variants get them at the teacher's size, which the distiller resizes, and
+    read the teacher's targets from `teacher_targets.npz` beside
+    `teacher_preset` (computed by the first run that needs them). A
     variant's `mask_share` becomes the Disc-KD threshold that share of the
     teacher's search tokens reaches on the first 512 training pairs.
     """
