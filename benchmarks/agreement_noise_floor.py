@@ -18,6 +18,7 @@ the trajectories part from there.
 """
 
 import argparse
+import dataclasses
 import os
 import platform
 import sys
@@ -26,18 +27,15 @@ import numpy as np
 
 from keras_loretrack.atomic_files import write_text
 from keras_loretrack.benchmarking.fidelity import mean_iou
-from keras_loretrack.sequences import Sequence
-from keras_loretrack.sequences.procedural import procedural_dataset
 from keras_loretrack.tracking import Tracker
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quantization_aware import (  # noqa: E402
     DEFAULT_SEQUENCES,
-    TEST_FRAMES,
     TEST_VIDEOS,
-    in_memory,
     run_tracker,
     succeeded,
+    test_sets,
 )
 
 
@@ -50,14 +48,7 @@ def noisy(sequence, levels, seed):
         image += rng.integers(-levels, levels + 1, image.shape, dtype=np.int16)
         return np.clip(image, 0, 255).astype(np.uint8)
 
-    return Sequence(
-        name=sequence.name,
-        frames=frame,
-        num_frames=len(sequence),
-        ground_truth=sequence.ground_truth,
-        visible=sequence.visible,
-        dataset=sequence.dataset,
-    )
+    return dataclasses.replace(sequence, frames=frame, num_frames=len(sequence))
 
 
 def measure(preset, sets, levels, seeds):
@@ -132,19 +123,7 @@ def main():
     parser.add_argument("--test-videos", type=int, default=TEST_VIDEOS)
     parser.add_argument("--output", required=True, help="Markdown table")
     args = parser.parse_args()
-    sets = {
-        "procedural": [
-            in_memory(s)
-            for s in procedural_dataset(
-                args.test_videos, split="test", num_frames=TEST_FRAMES
-            )
-        ]
-    }
-    if args.real:
-        sets["bag" if args.real == ["bag"] else "real"] = [
-            in_memory(Sequence.from_otb_folder(os.path.join(args.sequences, name)))
-            for name in args.real
-        ]
+    sets = test_sets(args.test_videos, args.sequences, args.real)
     rows, names = [], []
     for preset in args.presets:
         preset_rows, kept = measure(preset, sets, args.levels, args.seeds)

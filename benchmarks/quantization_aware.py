@@ -64,17 +64,25 @@ BATCH = 16
 SUCCESS_SUC = 50.0
 
 
-def in_memory(sequence):
-    """The sequence with its frames decoded once (every tracker reads them)."""
-    frames = [sequence.frame(i) for i in range(len(sequence))]
-    return Sequence(
-        name=sequence.name,
-        frames=frames.__getitem__,
-        num_frames=len(frames),
-        ground_truth=sequence.ground_truth,
-        visible=sequence.visible,
-        dataset=sequence.dataset,
-    )
+def test_sets(test_videos, sequences_dir, real):
+    """The procedural test videos and the real sequences `real`, decoded once.
+
+    Keys: "procedural", and "bag" (when `real` is just bag) or "real".
+    """
+    sets = {
+        "procedural": [
+            s.in_memory()
+            for s in procedural_dataset(
+                test_videos, split="test", num_frames=TEST_FRAMES
+            )
+        ]
+    }
+    if real:
+        sets["bag" if real == ["bag"] else "real"] = [
+            Sequence.from_otb_folder(os.path.join(sequences_dir, name)).in_memory()
+            for name in real
+        ]
+    return sets
 
 
 def training_videos(folder):
@@ -349,18 +357,8 @@ def report(results, args):
 def measure_presets(args):
     os.makedirs(args.work, exist_ok=True)
     calibration_dir = training_videos(os.path.join(args.work, "train_videos"))
-    test = [
-        in_memory(s)
-        for s in procedural_dataset(
-            args.test_videos, split="test", num_frames=TEST_FRAMES
-        )
-    ]
-    sets = {"procedural": test}
-    if args.real:
-        sets["bag" if args.real == ["bag"] else "real"] = [
-            in_memory(Sequence.from_otb_folder(os.path.join(args.sequences, name)))
-            for name in args.real
-        ]
+    sets = test_sets(args.test_videos, args.sequences, args.real)
+    test = sets["procedural"]
     modes = [m for m in MODES if f"{m[0]}:{m[1]}" in args.modes]
     return {
         preset: benchmark_preset(preset, args, sets, calibration_dir, test, modes)

@@ -159,8 +159,8 @@ class LoReTrackDistiller(MultiWorkerFit, keras.Model):
         self.disc_inside_weight = disc_inside_weight
         self.disc_outside_weight = disc_outside_weight
 
-    def student_inputs(self, inputs):
-        """The teacher's crops resized to the student's template and search sizes."""
+    def _teacher_crops(self, inputs):
+        """`inputs`' template and search, checked to be at the teacher's size."""
         if not isinstance(inputs, dict) or set(inputs) - {TEACHER_OUTPUTS} != {
             "template",
             "search",
@@ -180,9 +180,14 @@ class LoReTrackDistiller(MultiWorkerFit, keras.Model):
                     f"{name} crops must be at the teacher's resolution {size}x{size}, "
                     f"got {shape}"
                 )
+        return {"template": inputs["template"], "search": inputs["search"]}
+
+    def student_inputs(self, inputs):
+        """The teacher's crops resized to the student's template and search sizes."""
+        crops = self._teacher_crops(inputs)
         return {
-            "template": _resize_images(inputs["template"], self.student.template_size),
-            "search": _resize_images(inputs["search"], self.student.search_size),
+            "template": _resize_images(crops["template"], self.student.template_size),
+            "search": _resize_images(crops["search"], self.student.search_size),
         }
 
     @property
@@ -205,11 +210,7 @@ class LoReTrackDistiller(MultiWorkerFit, keras.Model):
             `inputs["teacher_outputs"]` of a batch, they replace the teacher's
             forward pass.
         """
-        self.student_inputs(inputs)
-        outputs = self.teacher_features(
-            {"template": inputs["template"], "search": inputs["search"]},
-            training=False,
-        )
+        outputs = self.teacher_features(self._teacher_crops(inputs), training=False)
         return {name: outputs[name] for name in self.teacher_target_names}
 
     def call(self, inputs, training=None):
@@ -278,10 +279,7 @@ class LoReTrackDistiller(MultiWorkerFit, keras.Model):
         student_inputs = self.student_inputs(inputs)
         teacher_outputs = inputs.get(TEACHER_OUTPUTS)
         if teacher_outputs is None:
-            teacher_outputs = self.teacher_features(
-                {"template": inputs["template"], "search": inputs["search"]},
-                training=False,
-            )
+            teacher_outputs = self.teacher_targets(inputs)
         else:
             missing = sorted(set(self.teacher_target_names) - set(teacher_outputs))
             if missing:
