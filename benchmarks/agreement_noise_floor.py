@@ -18,12 +18,9 @@ the trajectories part from there.
 """
 
 import argparse
-import dataclasses
 import os
 import platform
 import sys
-
-import numpy as np
 
 from keras_loretrack.atomic_files import write_text
 from keras_loretrack.benchmarking.fidelity import mean_iou
@@ -33,22 +30,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quantization_aware import (  # noqa: E402
     DEFAULT_SEQUENCES,
     TEST_VIDEOS,
+    noisy,
     run_tracker,
     succeeded,
     test_sets,
 )
-
-
-def noisy(sequence, levels, seed):
-    """`sequence` with integer noise in [-levels, levels] on every frame."""
-
-    def frame(index):
-        rng = np.random.default_rng([seed, index])
-        image = sequence.frame(index).astype(np.int16)
-        image += rng.integers(-levels, levels + 1, image.shape, dtype=np.int16)
-        return np.clip(image, 0, 255).astype(np.uint8)
-
-    return dataclasses.replace(sequence, frames=frame, num_frames=len(sequence))
 
 
 def measure(preset, sets, levels, seeds):

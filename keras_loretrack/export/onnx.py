@@ -16,8 +16,9 @@ Quantisation (ONNX Runtime's quantiser, QDQ format):
 - `int8`: static: the fully-connected layers and the convolutions get int8
   per-channel weights and uint8 activations whose ranges come from real
   calibration crops; the fully-connected outputs stay float (ONNX Runtime
-  runs them as `MatMulIntegerToFloat`), and LayerNorm, softmax, GELU and the
-  attention matrix products stay float.
+  runs them as `MatMulIntegerToFloat`), and LayerNorm, softmax, GELU, the
+  attention matrix products and the head's three map convolutions
+  (`MAP_OUTPUT_LAYERS`) stay float.
 
 Both use 7-bit weights (`reduce_range`). On x86 CPUs without VNNI, ONNX
 Runtime multiplies uint8 by int8 with `vpmaddubsw`, which adds each pair of
@@ -41,6 +42,7 @@ import numpy as np
 from keras_loretrack.atomic_files import atomic_output
 from keras_loretrack.export.frozen_graph import frozen_signature, release_memory
 from keras_loretrack.export.saved_model import export_saved_model
+from keras_loretrack.layers.center_head import MAP_OUTPUT_LAYERS
 from keras_loretrack.optional import require
 from keras_loretrack.tracking.file_metadata import (
     INPUT_NAMES,
@@ -286,6 +288,16 @@ def convert_saved_model(saved_model_dir, opset=MIN_OPSET, rewrite=True):
         return graph.make_model("converted from a keras_loretrack SavedModel")
 
 
+def _map_output_convs(proto):
+    """Conv nodes of the head's map convolutions, found by their weights' names."""
+    return [
+        node.name
+        for node in proto.graph.node
+        if node.op_type == "Conv"
+        and any(f"/{layer}" in node.input[1] for layer in MAP_OUTPUT_LAYERS)
+    ]
+
+
 def _attention_matmuls(proto):
     """MatMul nodes whose operands are both activations (q·kᵀ, attention·v)."""
     constants = {init.name for init in proto.graph.initializer}
@@ -345,13 +357,13 @@ def quantize_onnx(
             extra_options={"MatMulConstBOnly": True},
         )
         return
-    attention = _attention_matmuls(onnx.load(float_path, load_external_data=False))
+    proto = onnx.load(float_path, load_external_data=False)
     quantize_static(
         float_path,
         output_path,
         _CalibrationReader(calibration),
         reduce_range=seven_bit_weights,
-        nodes_to_exclude=attention,
+        nodes_to_exclude=_attention_matmuls(proto) + _map_output_convs(proto),
         **static_int8_options(quantization_tools),
     )
 

@@ -15,12 +15,14 @@ plain LiteRT runtime on phones. Quantisation modes:
   file).
 - `int8-mixed`: static int8 only where it pays and is safe: the
   fully-connected and convolution layers (per-channel weights, activation
-  ranges from real crops). LayerNorm, softmax, GELU, the attention matrix
-  products, the residual additions and the output sigmoids stay float32, as
-  do the input and output tensors. Every op of this graph is one that
-  XNNPACK runs, so the whole model is a single delegate partition; full int8
-  is cut into dozens (XNNPACK has no int8 batch-matmul, softmax, GELU or the
-  LayerNorm arithmetic), and its int8 LayerNorm and attention cost accuracy.
+  ranges from real crops), except the head's three 1x1 convolutions that
+  write the maps. LayerNorm, softmax, GELU, the attention matrix products,
+  the residual additions, the map convolutions and the output sigmoids stay
+  float32, as do the input and output tensors. Every op of this graph is one
+  that XNNPACK runs, so the whole model is a single delegate partition; full
+  int8 is cut into dozens (XNNPACK has no int8 batch-matmul, softmax, GELU or
+  the LayerNorm arithmetic), and its int8 LayerNorm and attention cost
+  accuracy.
 """
 
 import os
@@ -31,6 +33,7 @@ import numpy as np
 
 from keras_loretrack.atomic_files import atomic_output
 from keras_loretrack.export.saved_model import SIGNATURE_KEY, export_saved_model
+from keras_loretrack.layers.center_head import MAP_OUTPUT_LAYERS
 from keras_loretrack.optional import require
 from keras_loretrack.tracking.file_metadata import (
     INPUT_NAMES,
@@ -109,6 +112,32 @@ def builtin_op_types(tflite_bytes):
     return types
 
 
+def map_output_tensors(tflite_bytes):
+    """Names of the tensors the head's map convolutions write (`MAP_OUTPUT_LAYERS`).
+
+    The convolutions are found by their weights' names (an output tensor may
+    carry the signature's name instead). TFLite's quantiser takes the names as
+    `denylisted_nodes`: those convolutions stay float.
+    """
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    conv = schema.BuiltinOperator.CONV_2D
+    model = schema.Model.GetRootAs(tflite_bytes, 0)
+    names = []
+    for s in range(model.SubgraphsLength()):
+        subgraph = model.Subgraphs(s)
+        for o in range(subgraph.OperatorsLength()):
+            op = subgraph.Operators(o)
+            code = model.OperatorCodes(op.OpcodeIndex())
+            if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) != conv:
+                continue
+            weights = subgraph.Tensors(op.Inputs(1)).Name().decode("utf-8")
+            if any(f"/{layer}" in weights for layer in MAP_OUTPUT_LAYERS):
+                output = subgraph.Tensors(op.Outputs(0)).Name().decode("utf-8")
+                names.append(output)
+    return names
+
+
 def _representative_dataset(calibration):
     def generate():
         for sample in calibration:
@@ -157,13 +186,15 @@ def convert_saved_model(saved_model_dir, quantization="none", calibration=None):
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
         return converter.convert()
-    float_ops = builtin_op_types(_converter(saved_model_dir).convert())
+    float_model = _converter(saved_model_dir).convert()
+    float_ops = builtin_op_types(float_model)
     denylisted = sorted(float_ops - set(INT8_OP_TYPES) - set(LAYOUT_OP_TYPES))
     debugger = tf.lite.experimental.QuantizationDebugger(
         converter=converter,
         debug_dataset=_representative_dataset(calibration),
         debug_options=tf.lite.experimental.QuantizationDebugOptions(
-            denylisted_ops=denylisted
+            denylisted_ops=denylisted,
+            denylisted_nodes=map_output_tensors(float_model),
         ),
     )
     return debugger.get_nondebug_quantized_model()

@@ -7,6 +7,11 @@ from keras import ops
 
 BRANCHES = ("ctr", "offset", "size")
 BRANCH_OUTPUTS = {"ctr": 1, "offset": 2, "size": 2}
+# The 1x1 convolutions that write the maps. The static int8 exports keep them
+# in float: their outputs are the maps themselves (scores before the sigmoid,
+# offsets and sizes), which one int8 grid over the calibration range would
+# round, for a negligible share of the model's multiply-accumulates.
+MAP_OUTPUT_LAYERS = tuple(f"{branch}_output" for branch in BRANCHES)
 SIGMOID_CLIP = 1e-4
 # Initial score-map bias: every location starts at probability 0.01 (the
 # focal-loss prior of RetinaNet and CenterNet), so training from scratch does

@@ -1,8 +1,9 @@
 """Quantization-aware training (QAT) for Keras 3 LoReTrack models.
 
 What TensorFlow Model Optimization's `quantize_model` does for Keras 2 models,
-which it cannot take in Keras 3: `quantization_aware(model)` makes every Dense
-and Conv2D of a `LoReTrack` compute as its int8 version, in place, without
+which it cannot take in Keras 3: `quantization_aware(model)` makes the Dense
+and Conv2D layers of a `LoReTrack` (all but the head's map convolutions, which
+the exports keep in float) compute as their int8 version, in place, without
 changing the weights or their files; `model.fit` (or a `LoReTrackDistiller`
 with the model as student) fine-tunes it; `export_quantization_aware` writes
 TFLite `int8-mixed` / `int8` and ONNX `int8` files with the learned ranges.

@@ -53,6 +53,9 @@ class LayerQuantization:
             layer computes with these constants instead of its variables.
         activations: bool. Fake-quantise the inputs and outputs (off only
             to export the float graph ONNX Runtime quantises).
+        float_weights: bool. Keep the kernel float: the head's map
+            convolutions, which the int8 exports keep in float; their
+            quantised input is the int8 output of the convolution before.
     """
 
     weight_bits: int
@@ -61,6 +64,7 @@ class LayerQuantization:
     folded_norm: keras.layers.BatchNormalization | None = None
     frozen: tuple | None = None
     activations: bool = True
+    float_weights: bool = False
 
 
 def _folded(kernel, bias, norm):
@@ -85,6 +89,8 @@ class _QuantizationAware:
         kernel, bias = self.kernel, self.bias
         if state.folded_norm is not None:
             kernel, bias = _folded(kernel, bias, state.folded_norm)
+        if state.float_weights:
+            return kernel, bias
         return fake_quantize_weights(kernel, state.weight_bits), bias
 
     def _forward(self, inputs, training, product):

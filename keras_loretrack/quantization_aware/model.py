@@ -23,7 +23,7 @@ import keras
 import numpy as np
 
 from keras_loretrack.atomic_files import write_json
-from keras_loretrack.layers.center_head import BRANCHES, CenterHead
+from keras_loretrack.layers.center_head import BRANCHES, MAP_OUTPUT_LAYERS, CenterHead
 from keras_loretrack.layers.multi_head_self_attention import MultiHeadSelfAttention
 from keras_loretrack.models.loretrack import LoReTrack
 from keras_loretrack.quantization_aware.fake_quant import (
@@ -83,6 +83,16 @@ def is_quantization_aware(model):
     return bool(quantized_layers(model))
 
 
+def _map_output_convs(model):
+    """The head's map convolutions, whose weights the int8 exports keep float."""
+    return {
+        getattr(head, name)
+        for head in _layers(model)
+        if isinstance(head, CenterHead)
+        for name in MAP_OUTPUT_LAYERS
+    }
+
+
 def _head_norms(model):
     """conv → the BatchNormalization after it, in every `CenterHead`."""
     pairs = {}
@@ -101,12 +111,16 @@ def quantization_aware(
     range_decay=DEFAULT_RANGE_DECAY,
     attention_probabilities=False,
 ):
-    """Fake-quantises every Dense and Conv2D of a `LoReTrack`, in place.
+    """Fake-quantises the Dense and Conv2D layers of a `LoReTrack`, in place.
 
     Each fully-connected and convolution layer then computes as its int8
     version would (`keras_loretrack.quantization_aware.layers`): 8-bit inputs
     and outputs over moving min / max ranges, weights symmetric per output
-    channel. The head's BatchNormalizations are folded into their
+    channel. The head's map convolutions keep float weights and outputs, as
+    the `int8-mixed` and ONNX `int8` exports keep them (`MAP_OUTPUT_LAYERS`):
+    only their input, the int8 output of the convolution before, is
+    quantised (full-integer TFLite `int8` calibrates the rest of them on
+    crops). The head's BatchNormalizations are folded into their
     convolutions (their statistics stay frozen). Train as before, with
     `compile` / `fit`, or as the student of a `LoReTrackDistiller`; export
     with `export_quantization_aware`.
@@ -153,20 +167,23 @@ def quantization_aware(
                 "quantization-aware version (Dense and Conv2D only)"
             )
     norms = _head_norms(model)
+    map_outputs = _map_output_convs(model)
     for layer in _layers(model):
         if type(layer) not in _SUPPORTED:
             continue
         name = layer.path.replace("/", "_")
         norm = norms.get(layer)
+        float_output = norm is not None or layer in map_outputs
         make_quantization_aware(
             layer,
             LayerQuantization(
                 weight_bits=weight_bits,
                 inputs=MovingRange(range_decay, f"{name}_inputs"),
                 outputs=None
-                if norm is not None
+                if float_output
                 else MovingRange(range_decay, f"{name}_outputs"),
                 folded_norm=norm,
+                float_weights=layer in map_outputs,
             ),
         )
         if norm is not None:

@@ -50,7 +50,8 @@ def onnx_quantization(proto, model):
     Each MatMul / Conv node is matched to its layer by its weight.
 
     Returns:
-        (nodes, ranges, overrides): the matched node names; tensor name →
+        (nodes, ranges, overrides): the names of the nodes to quantise (the
+        matched ones but the map convolutions, which stay float); tensor name →
         (low, high) for their inputs and outputs (a convolution followed by a
         ReLU takes the range of the ReLU's output, the next layer's input);
         weight name → per-channel scales `max|w| / (2^(b-1) - 1)`, zero
@@ -76,9 +77,11 @@ def onnx_quantization(proto, model):
         layer = layers.get(weight.tobytes())
         if layer is None:
             continue
-        nodes.append(node.name)
         matched.add(layer.path)
         ranges[node.input[0]] = _limits(layer, "inputs")
+        if layer.quantization.float_weights:
+            continue  # a map convolution: float; its input range is the ReLU's
+        nodes.append(node.name)
         if layer.quantization.outputs is not None:
             ranges[node.output[0]] = _limits(layer, "outputs")
         else:

@@ -8,7 +8,8 @@ ops on the inputs and outputs of its fully-connected and convolution layers.
   a QUANTIZE → DEQUANTIZE pair; `fake_quant_as_statistics` turns the pairs
   back into range statistics, and TFLite's quantiser then runs as for the
   post-training `int8-mixed` (`keras_loretrack.export.tflite`): int8
-  fully-connected and convolution layers, every other op type denylisted.
+  fully-connected and convolution layers, every other op type and the map
+  convolutions denylisted.
   Left to TFLite's quantization-aware conversion instead, the file would also
   run GELU, the head's sigmoids and the attention-times-values product in
   int8, because both their input and output carry a range.
@@ -30,6 +31,7 @@ from keras_loretrack.export.tflite import (
     INT8_OP_TYPES,
     LAYOUT_OP_TYPES,
     builtin_op_types,
+    map_output_tensors,
 )
 from keras_loretrack.tracking.file_metadata import INPUT_NAMES
 
@@ -127,7 +129,9 @@ def convert_quantization_aware(saved_model_dir, quantization, calibration=None):
         denylisted = builtin_op_types(annotated) - set(INT8_OP_TYPES)
         # The same call as QuantizationDebugger.get_nondebug_quantized_model.
         return mlir_quantize(
-            annotated, denylisted_ops=sorted(denylisted - set(LAYOUT_OP_TYPES))
+            annotated,
+            denylisted_ops=sorted(denylisted - set(LAYOUT_OP_TYPES)),
+            denylisted_nodes=map_output_tensors(annotated),
         )
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = _representative_dataset(calibration)

@@ -94,6 +94,8 @@ def test_int8_mixed_quantizes_only_fully_connected_and_convolutions(exported):
     assert int8_ops <= INT8_OPS | LAYOUT_OPS
     float_ops = {name for name, inputs, _ in ops if "FLOAT32" in inputs}
     assert {"MEAN", "RSQRT", "SOFTMAX", "GELU", "BATCH_MATMUL"} <= float_ops
+    # The head's three map convolutions write the maps in float.
+    assert sum(n == "CONV_2D" and "INT8" not in i for n, i, _ in ops) == 3
 
 
 def test_fp16_and_int8_files_are_smaller(exported):

@@ -28,7 +28,8 @@ pytest.importorskip("onnxruntime")
 
 TOLERANCES = {
     ("tflite", "int8-mixed"): 0.015,
-    ("tflite", "int8"): 0.03,
+    # Full integer also rounds the map convolutions, which the model keeps float.
+    ("tflite", "int8"): 0.04,
     ("onnx", "int8"): 0.03,
 }
 LAYOUT_OPS = {"RESHAPE", "TRANSPOSE", "SPLIT", "CONCATENATION", "STRIDED_SLICE"}
@@ -145,6 +146,7 @@ def test_onnx_weights_are_the_trained_integers(exported, observed_model):
         kernels = [
             layer.quantization.frozen[0]
             for layer in quantized_layers(observed_model(7)).values()
+            if not layer.quantization.float_weights  # the map convolutions
         ]
     matches = 0
     for kernel in kernels:

@@ -47,12 +47,19 @@ def test_every_dense_and_conv_becomes_quantization_aware():
     layers = quantized_layers(model)
 
     # tiny_test: 2 blocks × (qkv, projection, fc1, fc2), the patch embedding,
-    # 3 head branches × (4 convs + output conv).
+    # 3 head branches × (4 convs + map convolution).
     assert len(layers) == 2 * 4 + 1 + 3 * 5
+    map_conv = layers["center_head/offset_output"]
+    # Float weights and output, as the int8 exports keep it; int8 input.
+    assert map_conv.quantization.float_weights
+    assert map_conv.quantization.outputs is None
+    kernel, _ = map_conv.quantized_weights()
+    np.testing.assert_array_equal(np.asarray(kernel), np.asarray(map_conv.kernel))
+    assert not layers["center_head/offset_conv4"].quantization.float_weights
     head_conv = layers["center_head/ctr_conv1"]
     assert head_conv.quantization.folded_norm is not None
     assert head_conv.quantization.outputs is None  # its ReLU feeds ctr_conv2
-    assert layers["center_head/ctr_output"].quantization.outputs is not None
+    assert layers["transformer_block_0/mlp_fc2"].quantization.outputs is not None
 
 
 def test_weights_and_their_files_keep_their_layout(tmp_path, crop_pairs):
