@@ -83,14 +83,6 @@ def part_of(layer_type, original_names):
     return PARTS[7]
 
 
-def linear_macs(model):
-    """MACs of the transformer's fully-connected layers (batch 1)."""
-    backbone = model.backbone
-    tokens = backbone.template_grid**2 + backbone.feature_size**2
-    per_token = 4 * backbone.hidden_dim**2 + 2 * backbone.hidden_dim * backbone.mlp_dim
-    return tokens * per_token * len(backbone.transformer_blocks)
-
-
 def probe_child(preset):
     """The round's fp32 and int8 rates, and the preset's MAC counts."""
     from keras_loretrack.benchmarking.machine_speed import (
@@ -102,11 +94,13 @@ def probe_child(preset):
     from keras_loretrack.models.cost import count_macs
 
     model = LoReTrack.from_preset(preset, load_weights=False)
+    shapes = transformer_matmul_shapes(model)
+    block_macs = sum(m * k * n for m, k, n in shapes)
     return {
         "fp32_gflops": matmul_gflops(2),
-        "int8_gmacs": int8_matmul_gmacs(transformer_matmul_shapes(model), 2),
+        "int8_gmacs": int8_matmul_gmacs(shapes, 2),
         "gmacs": count_macs(model) / 1e9,
-        "linear_gmacs": linear_macs(model) / 1e9,
+        "linear_gmacs": block_macs * len(model.backbone.transformer_blocks) / 1e9,
     }
 
 
@@ -201,9 +195,10 @@ def export_file(preset, work):
 
 def precisions():
     """bf16 where the CPU has bf16 arithmetic, and f32."""
-    with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-        flags = set(cpuinfo.read().split())
-    return (["bf16"] if flags & {"avx512_bf16", "amx_bf16"} else []) + ["f32"]
+    from keras_loretrack.benchmarking.machine_speed import cpu_flags
+
+    bf16 = cpu_flags() & {"avx512_bf16", "amx_bf16"}
+    return (["bf16"] if bf16 else []) + ["f32"]
 
 
 def measure(preset, path, rounds):

@@ -26,18 +26,31 @@ INT8_INSTRUCTIONS = (
 )
 
 
+def _cpuinfo_fields(cpuinfo="/proc/cpuinfo"):
+    """The fields of /proc/cpuinfo's first entries, or None where it is missing."""
+    try:
+        with open(cpuinfo, encoding="utf-8") as f:
+            text = f.read()
+    except OSError:
+        return None
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    return {k.strip(): v.strip() for k, v in fields.items()}
+
+
+def cpu_flags(cpuinfo="/proc/cpuinfo"):
+    """The CPU's instruction-set flags ("avx2", "avx512_bf16", ...); empty off Linux."""
+    fields = _cpuinfo_fields(cpuinfo) or {}
+    return set(fields.get("flags", "").split())
+
+
 def cpu_description(cpuinfo="/proc/cpuinfo"):
     """The CPU model and its best int8 instruction set: "AMD EPYC (AVX-512 VNNI)".
 
     Reads /proc/cpuinfo on Linux; elsewhere the platform's processor string.
     """
-    try:
-        with open(cpuinfo, encoding="utf-8") as f:
-            text = f.read()
-    except OSError:
+    fields = _cpuinfo_fields(cpuinfo)
+    if fields is None:
         return platform.processor() or platform.machine()
-    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-    fields = {k.strip(): v.strip() for k, v in fields.items()}
     flags = set(fields.get("flags", "").split())
     best = next((name for flag, name in INT8_INSTRUCTIONS if flag in flags), None)
     model = fields.get("model name", platform.machine())

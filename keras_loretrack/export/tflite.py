@@ -93,8 +93,8 @@ def write_tflite_metadata(tflite_bytes, metadata):
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
-def builtin_op_types(tflite_bytes):
-    """The builtin op type names (e.g. `FULLY_CONNECTED`) used by a TFLite model."""
+def _operators(tflite_bytes):
+    """(subgraph, operator, builtin type name) of every op of a TFLite model."""
     from tensorflow.lite.python import schema_py_generated as schema
 
     names = {
@@ -103,13 +103,21 @@ def builtin_op_types(tflite_bytes):
         if not name.startswith("_")
     }
     model = schema.Model.GetRootAs(tflite_bytes, 0)
-    types = set()
     for s in range(model.SubgraphsLength()):
         subgraph = model.Subgraphs(s)
         for o in range(subgraph.OperatorsLength()):
-            code = model.OperatorCodes(subgraph.Operators(o).OpcodeIndex())
-            types.add(names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())])
-    return types
+            op = subgraph.Operators(o)
+            code = model.OperatorCodes(op.OpcodeIndex())
+            yield (
+                subgraph,
+                op,
+                names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())],
+            )
+
+
+def builtin_op_types(tflite_bytes):
+    """The builtin op type names (e.g. `FULLY_CONNECTED`) used by a TFLite model."""
+    return {kind for _, _, kind in _operators(tflite_bytes)}
 
 
 def map_output_tensors(tflite_bytes):
@@ -119,23 +127,18 @@ def map_output_tensors(tflite_bytes):
     carry the signature's name instead). TFLite's quantiser takes the names as
     `denylisted_nodes`: those convolutions stay float.
     """
-    from tensorflow.lite.python import schema_py_generated as schema
 
-    conv = schema.BuiltinOperator.CONV_2D
-    model = schema.Model.GetRootAs(tflite_bytes, 0)
-    names = []
-    for s in range(model.SubgraphsLength()):
-        subgraph = model.Subgraphs(s)
-        for o in range(subgraph.OperatorsLength()):
-            op = subgraph.Operators(o)
-            code = model.OperatorCodes(op.OpcodeIndex())
-            if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) != conv:
-                continue
-            weights = subgraph.Tensors(op.Inputs(1)).Name().decode("utf-8")
-            if any(f"/{layer}" in weights for layer in MAP_OUTPUT_LAYERS):
-                output = subgraph.Tensors(op.Outputs(0)).Name().decode("utf-8")
-                names.append(output)
-    return names
+    def name(subgraph, index):
+        return subgraph.Tensors(index).Name().decode("utf-8")
+
+    return [
+        name(subgraph, op.Outputs(0))
+        for subgraph, op, kind in _operators(tflite_bytes)
+        if kind == "CONV_2D"
+        and any(
+            f"/{layer}" in name(subgraph, op.Inputs(1)) for layer in MAP_OUTPUT_LAYERS
+        )
+    ]
 
 
 def _representative_dataset(calibration):

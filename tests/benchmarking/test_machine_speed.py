@@ -3,6 +3,7 @@ import pytest
 
 from keras_loretrack.benchmarking.machine_speed import (
     cpu_description,
+    cpu_flags,
     int8_matmul_model,
     transformer_matmul_shapes,
 )
@@ -46,6 +47,8 @@ def test_cpu_description_names_the_best_int8_instructions(tmp_path):
         "processor\t: 1\nmodel name\t: Some Xeon\nflags\t\t: fpu sse avx2 fma\n"
     )
     assert cpu_description(cpuinfo) == "Some Xeon (AVX2, no VNNI)"
+    assert cpu_flags(cpuinfo) == {"fpu", "sse", "avx2", "fma"}
     cpuinfo.write_text("model name\t: AMD EPYC\nflags\t: avx2 avx512f avx512_vnni\n")
     assert cpu_description(cpuinfo) == "AMD EPYC (AVX-512 VNNI)"
     assert cpu_description(tmp_path / "missing")  # falls back to the platform
+    assert cpu_flags(tmp_path / "missing") == set()
